@@ -1,0 +1,354 @@
+"""Local models through transformers: generate, score labels, count tokens.
+
+Label scoring packs the prompt and every label continuation into ONE sequence per input and
+runs one forward pass: each label's tokens see the whole prompt and their own earlier tokens,
+never another label's (a block "tree" attention mask, position ids restarting after the
+prompt). The prompt is computed once however many labels there are; with 77 labels and a
+200-token prompt that is ~600 tokens of work instead of ~15,000 for one sequence per label.
+The language-model head runs only at the positions that predict label tokens, which matters
+for Gemma's 262k-token vocabulary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from steerlab.errors import ModelNotFoundError
+from steerlab.models.base import (
+    Generation,
+    GenerationParams,
+    LabelScores,
+    Model,
+    Prompt,
+    flatten_messages,
+    normalise_prompt,
+    truncate_at_stop,
+)
+from steerlab.models.device import Placement, choose_placement
+
+__all__ = ["TransformersModel"]
+
+log = logging.getLogger(__name__)
+
+
+class TransformersModel(Model):
+    """A causal LM loaded with transformers from a local directory or a hub id."""
+
+    def __init__(
+        self,
+        source: str | Path,
+        *,
+        name: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 8,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.name = name or str(source)
+        self.source = str(source)
+        self.batch_size = max(1, batch_size)
+        self.placement: Placement = choose_placement(device, dtype)
+        started = time.perf_counter()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+            self.model = AutoModelForCausalLM.from_pretrained(self.source, dtype=self.placement.dtype)
+        except OSError as error:
+            raise ModelNotFoundError(
+                f"could not load model {self.source!r}: {error}".splitlines()[0],
+                hint="a hub id needs network access or a copy in the Hugging Face cache; "
+                "a local path must be a directory made by save_pretrained",
+            ) from error
+        self.model.to(self.placement.device).eval()
+        self.load_seconds = time.perf_counter() - started
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.has_chat_template = self.tokenizer.chat_template is not None
+        self._eos_ids = self._end_token_ids()
+        log.info("Loaded %s on %s in %.1f s", self.name, self.placement.describe(), self.load_seconds)
+
+    # -- prompts ------------------------------------------------------------------------------
+
+    def render(self, prompt: Prompt) -> tuple[str, bool]:
+        """The exact text the model reads, and whether a chat template produced it.
+
+        Template output already holds its special tokens (BOS included), so it must be encoded
+        without adding them again; plain text gets the tokenizer's usual special tokens.
+        """
+        prompt = normalise_prompt(prompt)
+        if self.has_chat_template:
+            messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+            open_turn = messages[-1]["role"] == "assistant"
+            text = self.tokenizer.apply_chat_template(
+                messages,
+                tokenize=False,
+                add_generation_prompt=not open_turn,
+                continue_final_message=open_turn,
+            )
+            return text, True
+        return (prompt if isinstance(prompt, str) else flatten_messages(prompt)), False
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        text, templated = self.render(prompt)
+        return self.tokenizer(text, add_special_tokens=not templated)["input_ids"]
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        return len(self.encode(prompt))
+
+    def _end_token_ids(self) -> list[int]:
+        """Every token that ends a turn: the tokenizer's EOS plus the generation config's."""
+        ids: set[int] = set()
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        if isinstance(configured, int):
+            ids.add(configured)
+        elif configured:
+            ids.update(configured)
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return sorted(ids)
+
+    # -- generation -----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams | None = None) -> list[Generation]:
+        params = params or GenerationParams()
+        encoded = [self.encode(p) for p in prompts]
+        # Sort by length so each batch pads little; results are put back in input order.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        results: list[Generation | None] = [None] * len(encoded)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            for index, generation in zip(
+                batch, self._generate_batch([encoded[i] for i in batch], params), strict=True
+            ):
+                results[index] = generation
+        return [r for r in results if r is not None]
+
+    def _generate_batch(self, batch: list[list[int]], params: GenerationParams) -> list[Generation]:
+        pad = self.tokenizer.pad_token_id
+        width = max(len(ids) for ids in batch)
+        # Left padding: every row's last prompt token sits at the same position, where decoding starts.
+        input_ids = torch.tensor(
+            [[pad] * (width - len(ids)) + ids for ids in batch], device=self.placement.device
+        )
+        attention = torch.tensor(
+            [[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.placement.device
+        )
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "pad_token_id": pad,
+            "eos_token_id": self._eos_ids,
+            "do_sample": not params.greedy,
+        }
+        if params.greedy:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=None)
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+        started = time.perf_counter()
+        output = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+        elapsed = time.perf_counter() - started
+        generations = []
+        for row, ids in enumerate(batch):
+            new = output[row, width:].tolist()
+            ended = next((i for i, token in enumerate(new) if token in self._eos_ids), None)
+            used = new if ended is None else new[: ended + 1]
+            text = self.tokenizer.decode(new if ended is None else new[:ended], skip_special_tokens=True)
+            text, stopped = truncate_at_stop(text, params.stop)
+            finish = "stop" if ended is not None or stopped else "length"
+            generations.append(Generation(text, len(ids), len(used), finish, elapsed))
+        return generations
+
+    # -- label scoring --------------------------------------------------------------------------
+
+    def _continuation_ids(
+        self, prompt_text: str, prompt_ids: list[int], templated: bool, label: str
+    ) -> list[int]:
+        """Tokens of ``label`` as the model would see them right after the prompt.
+
+        Tokenising prompt+label together and cutting at the prompt's length respects merges at
+        the boundary (a leading space joins the label's first word); when the joint encoding
+        does not start with the prompt's tokens, the label is encoded on its own.
+        """
+        joint = self.tokenizer(prompt_text + label, add_special_tokens=not templated)["input_ids"]
+        if joint[: len(prompt_ids)] == prompt_ids and len(joint) > len(prompt_ids):
+            return joint[len(prompt_ids) :]
+        alone = self.tokenizer(label, add_special_tokens=False)["input_ids"]
+        if not alone:
+            raise ValueError(f"label {label!r} encodes to no tokens")
+        return alone
+
+    def _pack(self, prompt: Prompt, labels: Sequence[str]) -> dict[str, Any]:
+        """Lay out one input as prompt + all labels, with the positions that score each label."""
+        text, templated = self.render(prompt)
+        prompt_ids = self.tokenizer(text, add_special_tokens=not templated)["input_ids"]
+        if not prompt_ids:
+            raise ValueError("label scoring needs a non-empty prompt")
+        ids = list(prompt_ids)
+        positions = list(range(len(prompt_ids)))
+        spans: list[tuple[int, int]] = []  # (first packed index, length) of each label
+        for label in labels:
+            cont = self._continuation_ids(text, prompt_ids, templated, label)
+            spans.append((len(ids), len(cont)))
+            ids.extend(cont)
+            positions.extend(range(len(prompt_ids), len(prompt_ids) + len(cont)))
+        return {"ids": ids, "positions": positions, "prompt_len": len(prompt_ids), "spans": spans}
+
+    @staticmethod
+    def _tree_allowed(packed: dict[str, Any], width: int) -> torch.Tensor:
+        """Which key each query may see (width, width): causal prompt; a label sees prompt + own prefix."""
+        allowed = torch.zeros(width, width, dtype=torch.bool)
+        n = packed["prompt_len"]
+        allowed[:n, :n] = torch.ones(n, n, dtype=torch.bool).tril()
+        for first, length in packed["spans"]:
+            block = slice(first, first + length)
+            allowed[block, :n] = True
+            allowed[block, block] = torch.ones(length, length, dtype=torch.bool).tril()
+        pad_rows = torch.arange(len(packed["ids"]), width)
+        allowed[pad_rows, pad_rows] = True  # padding attends to itself only: no all-masked rows, no NaN
+        return allowed
+
+    def _attention_masks(
+        self, allowed: torch.Tensor, positions: torch.Tensor
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Additive 4D masks, one per attention layer type when the model mixes types.
+
+        Sliding-window layers (Gemma 3: window 512) must also drop keys more than a window behind
+        the query. Measured by position ids rather than packed index, this is exactly the window an
+        unpacked prompt+label sequence would have.
+        """
+        dtype = self.placement.dtype
+        low = torch.finfo(dtype).min
+
+        def additive(mask: torch.Tensor) -> torch.Tensor:
+            return (
+                torch.zeros(mask.shape, dtype=dtype)
+                .masked_fill(~mask, low)[:, None]
+                .to(self.placement.device)
+            )
+
+        config = self.model.config
+        layer_types = set(getattr(config, "layer_types", None) or ())
+        window = getattr(config, "sliding_window", None)
+        if "sliding_attention" not in layer_types or not window:
+            return additive(allowed)
+        near = positions[:, None, :] > positions[:, :, None] - window  # (batch, query, key)
+        return {
+            kind: additive(allowed & near if kind == "sliding_attention" else allowed) for kind in layer_types
+        }
+
+    @torch.inference_mode()
+    def score_labels(self, prompts: Sequence[Prompt], labels: Sequence[str]) -> list[LabelScores]:
+        labels = list(labels)
+        if not labels:
+            raise ValueError("score_labels needs at least one label")
+        if len(set(labels)) != len(labels):
+            raise ValueError("labels must be distinct")
+        packs = [self._pack(p, labels) for p in prompts]
+        order = sorted(range(len(packs)), key=lambda i: len(packs[i]["ids"]))
+        results: list[LabelScores | None] = [None] * len(packs)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            for index, scores in zip(
+                batch, self._score_batch([packs[i] for i in batch], labels), strict=True
+            ):
+                results[index] = scores
+        return [r for r in results if r is not None]
+
+    def _score_batch(self, packs: list[dict[str, Any]], labels: list[str]) -> list[LabelScores]:
+        device = self.placement.device
+        width = max(len(p["ids"]) for p in packs)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(packs), width), pad, dtype=torch.long)
+        position_ids = torch.zeros((len(packs), width), dtype=torch.long)
+        keep = torch.zeros((len(packs), width), dtype=torch.bool)
+        masks = []
+        targets: list[
+            list[tuple[list[int], list[int]]]
+        ] = []  # per row, per label: (predicting positions, tokens)
+        for row, pack in enumerate(packs):
+            used = len(pack["ids"])
+            input_ids[row, :used] = torch.tensor(pack["ids"])
+            position_ids[row, :used] = torch.tensor(pack["positions"])
+            position_ids[row, used:] = torch.arange(width - used)
+            masks.append(self._tree_allowed(pack, width))
+            row_targets = []
+            for first, length in pack["spans"]:
+                # Label token j is predicted at the prompt's last token (j == 0) or at label token j-1.
+                predictors = [pack["prompt_len"] - 1, *range(first, first + length - 1)]
+                keep[row, predictors] = True
+                row_targets.append((predictors, pack["ids"][first : first + length]))
+            targets.append(row_targets)
+        started = time.perf_counter()
+        output = self.model(
+            input_ids=input_ids.to(device),
+            attention_mask=self._attention_masks(
+                torch.stack(masks), position_ids
+            ),  # (batch, 1, width, width)
+            position_ids=position_ids.to(device),
+            logits_to_keep=keep.to(device),
+            use_cache=False,
+        )
+        elapsed = time.perf_counter() - started
+        # Kept logits come flattened in row-major order of the True entries of ``keep``.
+        logprobs = torch.log_softmax(output.logits.reshape(-1, output.logits.shape[-1]).float(), dim=-1)
+        flat_index = torch.full((len(packs), width), -1, dtype=torch.long)
+        flat_index[keep] = torch.arange(int(keep.sum()))
+        results = []
+        for row, row_targets in enumerate(targets):
+            means = []
+            for predictors, tokens in row_targets:
+                picked = logprobs[flat_index[row, predictors].to(logprobs.device), torch.tensor(tokens)]
+                means.append(float(picked.mean()))
+            results.append(
+                LabelScores(
+                    tuple(labels), tuple(means), input_tokens=packs[row]["prompt_len"], latency_s=elapsed
+                )
+            )
+        return results
+
+    # -- per-token log-probabilities (used by the OpenAI-compatible server's echo) ---------------
+
+    @torch.inference_mode()
+    def token_logprobs(self, text: str) -> list[tuple[str, int, float | None]]:
+        """(token text, character offset, log-probability) for each token of ``text``.
+
+        The first token has no context, so its log-probability is None, as in OpenAI's echo.
+        """
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+        if not ids:
+            return []
+        prefix = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        full = torch.tensor([prefix + ids], device=self.placement.device)
+        logits = self.model(input_ids=full, use_cache=False).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        shift = len(prefix)
+        result: list[tuple[str, int, float | None]] = []
+        for i, (token, (start, end)) in enumerate(zip(ids, offsets, strict=True)):
+            position = i + shift - 1
+            value = float(logprobs[position, token]) if position >= 0 else None
+            result.append((text[start:end], start, value))
+        return result
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "backend": "transformers",
+            "source": self.source,
+            "device": self.placement.device.type,
+            "dtype": str(self.placement.dtype).removeprefix("torch."),
+            "placement_reason": self.placement.reason,
+            "chat_template": self.has_chat_template,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "load_seconds": round(self.load_seconds, 2),
+        }
