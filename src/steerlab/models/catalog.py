@@ -24,7 +24,7 @@ from steerlab.models.base import Model
 from steerlab.models.embedded import EMBEDDED_MODELS, EmbeddedSpec, ProgressFn, assemble, embedded_spec
 from steerlab.paths import models_dir
 
-__all__ = ["CatalogEntry", "list_models", "load_model", "pull"]
+__all__ = ["CatalogEntry", "list_models", "load_model", "pull", "pull_embedded"]
 
 OPENAI_PREFIX = "openai:"
 
@@ -91,7 +91,7 @@ def pull(name: str, *, progress: ProgressFn | None = None) -> Path:
     """
     spec = embedded_spec(name)
     if spec is not None:
-        return _pull_embedded(spec, progress)
+        return pull_embedded(spec, progress)
     path = Path(name).expanduser()
     if path.suffix == ".gguf" and path.is_file():
         return _pull_gguf_file(path, progress)
@@ -101,7 +101,8 @@ def pull(name: str, *, progress: ProgressFn | None = None) -> Path:
     )
 
 
-def _pull_embedded(spec: EmbeddedSpec, progress: ProgressFn | None) -> Path:
+def pull_embedded(spec: EmbeddedSpec, progress: ProgressFn | None = None) -> Path:
+    """Assemble, verify and convert one embedded spec into the cache (idempotent)."""
     existing = cache.cached_dir(spec.name)
     if existing is not None:
         return existing

@@ -1,0 +1,126 @@
+"""The transformers backend on tiny random-weight models: real code paths, no real weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from steerlab.models.base import GenerationParams
+from steerlab.models.local import TransformersModel
+
+LABELS = ["refund", "billing", "technical account", "x"]
+
+
+def naive_label_logprobs(model: TransformersModel, prompt, labels: list[str]) -> list[float]:
+    """The reference: one full forward pass per label, mean log-prob of the label tokens."""
+    text, templated = model.render(prompt)
+    prompt_ids = model.tokenizer(text, add_special_tokens=not templated)["input_ids"]
+    means = []
+    for label in labels:
+        cont = model._continuation_ids(text, prompt_ids, templated, label)
+        with torch.inference_mode():
+            logits = model.model(input_ids=torch.tensor([prompt_ids + cont])).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        picked = [logprobs[len(prompt_ids) - 1 + j, token] for j, token in enumerate(cont)]
+        means.append(float(torch.stack(picked).mean()))
+    return means
+
+
+PROMPTS = [
+    "Classify: the card payment failed twice and I want my money back. " * 2,  # crosses the window
+    [{"role": "system", "content": "Answer with a label."}, {"role": "user", "content": "refund please"}],
+    "x",
+]
+
+
+@pytest.mark.parametrize("flavour", ["tiny_chat", "tiny_base"])
+def test_packed_label_scoring_matches_one_pass_per_label(
+    flavour: str, request: pytest.FixtureRequest
+) -> None:
+    model: TransformersModel = request.getfixturevalue(flavour)
+    packed = model.score_labels(PROMPTS, LABELS)
+    for prompt, scores in zip(PROMPTS, packed, strict=True):
+        assert scores.labels == tuple(LABELS)
+        assert scores.logprobs == pytest.approx(naive_label_logprobs(model, prompt, LABELS), abs=1e-4)
+        assert sum(scores.probs) == pytest.approx(1.0)
+
+
+def test_scoring_a_batch_equals_scoring_one_at_a_time(tiny_chat: TransformersModel) -> None:
+    batched = tiny_chat.score_labels(PROMPTS, LABELS)
+    single = [tiny_chat.score_one(p, LABELS) for p in PROMPTS]
+    for b, s in zip(batched, single, strict=True):
+        assert b.logprobs == pytest.approx(s.logprobs, abs=1e-5)
+
+
+def test_label_scoring_rejects_bad_label_sets(tiny_chat: TransformersModel) -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        tiny_chat.score_one("hi", ["a", "a"])
+    with pytest.raises(ValueError, match="at least one"):
+        tiny_chat.score_one("hi", [])
+
+
+def test_greedy_generation_is_deterministic_and_batch_invariant(tiny_chat: TransformersModel) -> None:
+    prompts = ["hello", "the customer asked for a refund because the card failed", "x"]
+    params = GenerationParams(max_new_tokens=10)
+    batched = tiny_chat.generate(prompts, params)
+    single = [tiny_chat.generate_one(p, params) for p in prompts]
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert [g.text for g in tiny_chat.generate(prompts, params)] == [g.text for g in batched]
+    assert len({g.text for g in batched}) > 1  # real outputs, not a constant
+    for prompt, generation in zip(prompts, batched, strict=True):
+        assert generation.input_tokens == tiny_chat.count_tokens(prompt)
+
+
+def test_max_new_tokens_ends_with_length(tiny_chat: TransformersModel) -> None:
+    generation = tiny_chat.generate_one("hello", GenerationParams(max_new_tokens=7))
+    assert generation.output_tokens == 7
+    assert generation.finish_reason == "length"
+
+
+def test_stop_sequence_cuts_the_output(tiny_chat: TransformersModel) -> None:
+    free = tiny_chat.generate_one("hello", GenerationParams(max_new_tokens=16)).text
+    stop = free[4:7]
+    assert stop and free.find(stop) >= 1
+    stopped = tiny_chat.generate_one("hello", GenerationParams(max_new_tokens=16, stop=(stop,)))
+    assert stopped.text == free[: free.find(stop)]
+    assert stopped.finish_reason == "stop"
+
+
+def test_sampling_with_a_seed_is_reproducible(tiny_chat: TransformersModel) -> None:
+    def sample(seed: int) -> str:
+        params = GenerationParams(max_new_tokens=12, temperature=1.0, seed=seed)
+        return tiny_chat.generate_one("hello", params).text
+
+    assert sample(1) == sample(1)
+    assert len({sample(seed) for seed in range(4)}) > 1
+
+
+def test_chat_template_wraps_plain_text(tiny_chat: TransformersModel) -> None:
+    text, templated = tiny_chat.render("hi")
+    assert templated
+    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    messages = [{"role": "user", "content": "hi"}]
+    assert tiny_chat.count_tokens(messages) == tiny_chat.count_tokens("hi")
+
+
+def test_base_model_flattens_messages_and_adds_bos(tiny_base: TransformersModel) -> None:
+    text, templated = tiny_base.render([{"role": "user", "content": "hi"}])
+    assert (text, templated) == ("User: hi\nAssistant:", False)
+    assert tiny_base.encode("hi")[0] == tiny_base.tokenizer.bos_token_id
+
+
+def test_token_logprobs_cover_the_text(tiny_chat: TransformersModel) -> None:
+    text = "refund please"
+    tokens = tiny_chat.token_logprobs(text)
+    assert "".join(token for token, _, _ in tokens) == text
+    assert tokens[0][2] is None  # no BOS in the chat flavour: the first token has no context
+    assert all(lp is not None and lp < 0 for _, _, lp in tokens[1:])
+
+
+def test_info_reports_placement(tiny_chat: TransformersModel) -> None:
+    info = tiny_chat.info()
+    assert info["backend"] == "transformers"
+    assert info["dtype"] == "float32"
+    assert info["device"] == "cpu" or torch.cuda.is_available()
+    assert info["chat_template"] is True
+    assert info["parameters"] > 0
