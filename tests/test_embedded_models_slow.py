@@ -1,0 +1,113 @@
+"""The real embedded models, end to end and offline (marked slow: ~2-3 minutes on 2 CPU cores).
+
+Each model is pulled once per session through the CLI into a fresh cache, exactly as a new user
+would, then used for generation and label scoring. Timings are printed for the record, never
+asserted (bench/ measures speed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from steerlab.models.local import TransformersModel
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
+QWEN, GEMMA = "qwen2.5-coder-0.5b-instruct", "gemma-3-270m"
+
+
+def steerlab(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STEERLAB_HOME": str(home), "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "steerlab.cli", *args], capture_output=True, text=True, env=env, timeout=900
+    )
+
+
+@pytest.fixture(scope="session")
+def pulled(slow_home: Path) -> dict[str, Path]:
+    paths = {}
+    for name in (QWEN, GEMMA):
+        started = time.perf_counter()
+        result = steerlab(slow_home, "models", "pull", name)
+        assert result.returncode == 0, result.stderr
+        print(f"\npull {name}: {time.perf_counter() - started:.1f} s")
+        paths[name] = slow_home / "models" / name
+    return paths
+
+
+@pytest.fixture(scope="session")
+def qwen(pulled: dict[str, Path]) -> TransformersModel:
+    return TransformersModel(pulled[QWEN], name=QWEN)
+
+
+def test_models_list_shows_both_pulled(pulled: dict[str, Path], slow_home: Path) -> None:
+    result = steerlab(slow_home, "models", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    for name in (QWEN, GEMMA):
+        assert rows[name]["cached"] is True
+        assert rows[name]["size_bytes"] > 100_000_000
+    assert rows[QWEN]["parameters"] == 630_167_424
+
+
+def test_prompt_through_the_cli_gives_a_sensible_answer(pulled: dict[str, Path], slow_home: Path) -> None:
+    started = time.perf_counter()
+    result = steerlab(slow_home, "generate", "What is the capital of France? Answer in one word.", "-m", QWEN)
+    print(f"\ngenerate through the CLI (second load, fresh process): {time.perf_counter() - started:.1f} s")
+    assert result.returncode == 0, result.stderr
+    assert "paris" in result.stdout.lower()
+
+
+def test_second_load_reads_the_converted_cache(pulled: dict[str, Path]) -> None:
+    model = TransformersModel(pulled[QWEN], name=QWEN)
+    print(f"\nsecond load of {QWEN}: {model.load_seconds:.2f} s on {model.placement.describe()}")
+    assert (pulled[QWEN] / "model.safetensors").is_file()
+    assert not list(pulled[QWEN].glob("*.gguf"))  # the assembled GGUF is not kept
+
+
+OBVIOUS = [
+    (
+        "I absolutely love this phone, best purchase I have made all year!",
+        ["positive", "negative"],
+        "positive",
+    ),
+    (
+        "This was a waste of money, it broke after one day and support ignored me.",
+        ["positive", "negative"],
+        "negative",
+    ),
+    ("I was charged twice for my order on my credit card.", ["billing", "shipping", "login"], "billing"),
+    (
+        "My parcel has not arrived and the tracking has not updated for a week.",
+        ["billing", "shipping", "login"],
+        "shipping",
+    ),
+    ("I forgot my password and cannot sign in to my account.", ["billing", "shipping", "login"], "login"),
+]
+
+
+@pytest.mark.parametrize(("text", "labels", "expected"), OBVIOUS)
+def test_label_scoring_ranks_the_right_label_first(
+    qwen: TransformersModel, text: str, labels: list[str], expected: str
+) -> None:
+    prompt = (
+        f"Classify the text into exactly one of these labels: {', '.join(labels)}.\n\n"
+        f"Text: {text}\n\nAnswer with the label only."
+    )
+    scores = qwen.score_one(prompt, labels)
+    assert scores.best == expected, scores.ranked()
+
+
+def test_base_gemma_prefers_the_true_continuation(pulled: dict[str, Path]) -> None:
+    gemma = TransformersModel(pulled[GEMMA], name=GEMMA)
+    assert not gemma.has_chat_template
+    scores = gemma.score_one("The capital of France is", [" Paris", " London", " Tokyo", " Berlin"])
+    assert scores.best == " Paris", scores.ranked()
+    assert gemma.generate_one("The capital of France is").output_tokens > 0
