@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConfigError", "IntegrityError", "ModelNotFoundError", "SteerlabError", "UnsupportedError"]
+__all__ = [
+    "ConfigError",
+    "EndpointError",
+    "IntegrityError",
+    "ModelNotFoundError",
+    "SteerlabError",
+    "UnsupportedError",
+]
 
 
 class SteerlabError(Exception):
@@ -52,3 +59,7 @@ class UnsupportedError(SteerlabError):
     """The backend cannot do what was asked (e.g. label scoring on an endpoint without logprobs)."""
 
     exit_code = 2
+
+
+class EndpointError(SteerlabError):
+    """An HTTP endpoint could not be reached or did not answer usefully (after retries)."""

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from steerlab.errors import ConfigError, ModelNotFoundError, SteerlabError, UnsupportedError
+from steerlab.errors import ConfigError, EndpointError, ModelNotFoundError, UnsupportedError
 from steerlab.models.base import (
     Generation,
     GenerationParams,
@@ -59,10 +59,6 @@ _NO_TOKENIZE_STATUS = frozenset({400, 404, 405, 422, 501})
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-
-
-class EndpointError(SteerlabError):
-    """An OpenAI-compatible endpoint could not be reached or did not answer usefully."""
 
 
 class OpenAICompatModel(Model):
