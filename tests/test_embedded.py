@@ -117,3 +117,39 @@ def test_installed_chunks_match_the_pinned_sizes() -> None:
             path = chunk.locate()
             assert path.is_file(), path
             assert path.stat().st_size == chunk.size, path
+
+
+def test_a_pull_killed_mid_way_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
+    """SIGKILL skips ``finally``; the next pull must sweep what the dead process left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from steerlab.models.cache import staging
+
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from steerlab.models.cache import staging\n"
+            "with staging('victim') as path:\n"
+            "    (path / 'half.gguf').write_bytes(b'x' * 1000)\n"
+            "    print(path, flush=True)\n"
+            "    time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert child.stdout is not None
+    left_behind = Path(child.stdout.readline().strip())
+    assert left_behind.is_dir()
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    assert left_behind.is_dir()  # the kill left it there
+    with staging("next") as fresh:
+        assert not left_behind.exists()
+        assert fresh.is_dir()
+    assert_cache_is_clean()

@@ -22,9 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from steerlab.errors import IntegrityError
+from steerlab.models.hf_quiet import quiet_transformers
 from steerlab.paths import models_dir
 
-__all__ = ["MANIFEST", "cached_dir", "convert_gguf", "dir_size", "read_manifest", "staging", "write_entry"]
+__all__ = [
+    "MANIFEST",
+    "cached_dir",
+    "convert_gguf",
+    "dir_size",
+    "read_manifest",
+    "staging",
+    "sweep_abandoned_staging",
+    "write_entry",
+]
 
 MANIFEST = "steerlab-model.json"
 
@@ -45,25 +55,45 @@ def dir_size(path: Path) -> int:
 
 @contextmanager
 def staging(name: str) -> Iterator[Path]:
-    """A scratch directory on the same filesystem as the cache, always removed afterwards."""
+    """A scratch directory on the same filesystem as the cache, always removed afterwards.
+
+    Its name carries this process's id, so a later pull can tell an abandoned one (its process
+    was killed, which skips ``finally``) from one another process is still filling.
+    """
     root = models_dir()
-    _sweep_stale_staging(root)
-    path = Path(tempfile.mkdtemp(prefix=f".staging-{name}-", dir=root))
+    sweep_abandoned_staging(root)
+    path = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-{name}-", dir=root))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _sweep_stale_staging(root: Path, older_than_s: float = 6 * 3600) -> None:
-    """Remove staging directories left by killed processes (a kill skips ``finally``)."""
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_abandoned_staging(root: Path, older_than_s: float = 24 * 3600) -> list[Path]:
+    """Remove staging directories whose process is gone (or that are a day old); return them."""
+    removed = []
     now = time.time()
     for path in root.glob(".staging-*"):
+        owner = path.name.split("-")[1]
         try:
-            if now - path.stat().st_mtime > older_than_s:
-                shutil.rmtree(path, ignore_errors=True)
+            abandoned = not owner.isdigit() or not _process_alive(int(owner))
+            abandoned = abandoned or now - path.stat().st_mtime > older_than_s
         except FileNotFoundError:
-            pass
+            continue
+        if abandoned:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def write_entry(built: Path, name: str, manifest: dict[str, Any]) -> Path:
@@ -122,12 +152,8 @@ def convert_gguf(
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
+    with quiet_transformers():
         try:
             if progress:
                 progress("tokenizer", 0, None)
@@ -153,9 +179,6 @@ def convert_gguf(
         tokenizer.save_pretrained(out_dir)
         if progress:
             progress("save", 1, 1)
-    finally:
-        hf_logging.set_verbosity(previous)
-        hf_logging.enable_progress_bar()
     return {
         "architecture": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),

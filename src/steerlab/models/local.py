@@ -31,6 +31,7 @@ from steerlab.models.base import (
     truncate_at_stop,
 )
 from steerlab.models.device import Placement, choose_placement
+from steerlab.models.hf_quiet import quiet_transformers
 
 __all__ = ["TransformersModel"]
 
@@ -57,8 +58,9 @@ class TransformersModel(Model):
         self.placement: Placement = choose_placement(device, dtype)
         started = time.perf_counter()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
-            self.model = AutoModelForCausalLM.from_pretrained(self.source, dtype=self.placement.dtype)
+            with quiet_transformers():
+                self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+                self.model = AutoModelForCausalLM.from_pretrained(self.source, dtype=self.placement.dtype)
         except OSError as error:
             raise ModelNotFoundError(
                 f"could not load model {self.source!r}: {error}".splitlines()[0],
