@@ -11,6 +11,7 @@ from pathlib import Path
 
 __all__ = [
     "ConfigError",
+    "DataError",
     "EndpointError",
     "IntegrityError",
     "ModelNotFoundError",
@@ -63,3 +64,34 @@ class UnsupportedError(SteerlabError):
 
 class EndpointError(SteerlabError):
     """An HTTP endpoint could not be reached or did not answer usefully (after retries)."""
+
+
+class DataError(SteerlabError):
+    """An input file is malformed. Says where: ``file:line: field 'name': what was expected``.
+
+    Line numbers are 1-based, as editors show them. ``line`` and ``field`` are optional because
+    some problems belong to a whole file (empty, wrong encoding) or a whole row.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.line = line
+        self.field = field
+        where = "".join(
+            [
+                str(path) if path is not None else "",
+                f":{line}" if line is not None else "",
+                ": " if path is not None or line is not None else "",
+                f"field {field!r}: " if field else "",
+            ]
+        )
+        super().__init__(where + message, hint=hint, path=path)
