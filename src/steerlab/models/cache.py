@@ -12,15 +12,13 @@ or a kill mid-way never leaves a half-written model that looks finished.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from steerlab.atomic import publish_directory, staging_directory
 from steerlab.errors import IntegrityError
 from steerlab.models.hf_quiet import quiet_transformers
 from steerlab.paths import models_dir
@@ -32,7 +30,6 @@ __all__ = [
     "dir_size",
     "read_manifest",
     "staging",
-    "sweep_abandoned_staging",
     "write_entry",
 ]
 
@@ -55,59 +52,22 @@ def dir_size(path: Path) -> int:
 
 @contextmanager
 def staging(name: str) -> Iterator[Path]:
-    """A scratch directory on the same filesystem as the cache, always removed afterwards.
-
-    Its name carries this process's id, so a later pull can tell an abandoned one (its process
-    was killed, which skips ``finally``) from one another process is still filling.
-    """
-    root = models_dir()
-    sweep_abandoned_staging(root)
-    path = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-{name}-", dir=root))
-    try:
+    """A scratch directory beside the cache entries, removed afterwards (see :mod:`steerlab.atomic`)."""
+    with staging_directory(models_dir(), name) as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def sweep_abandoned_staging(root: Path, older_than_s: float = 24 * 3600) -> list[Path]:
-    """Remove staging directories whose process is gone (or that are a day old); return them."""
-    removed = []
-    now = time.time()
-    for path in root.glob(".staging-*"):
-        owner = path.name.split("-")[1]
-        try:
-            abandoned = not owner.isdigit() or not _process_alive(int(owner))
-            abandoned = abandoned or now - path.stat().st_mtime > older_than_s
-        except FileNotFoundError:
-            continue
-        if abandoned:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
 
 
 def write_entry(built: Path, name: str, manifest: dict[str, Any]) -> Path:
-    """Publish a built model directory as the cache entry ``name`` in one rename."""
+    """Publish a built model directory as the cache entry ``name`` in one rename.
+
+    The manifest goes in last, so an entry with a manifest is complete by construction. An
+    existing folder without one is debris from an older steerlab and is replaced.
+    """
     (built / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     target = models_dir() / name
-    if target.exists():
-        # An incomplete entry (no manifest) from an older steerlab, or a concurrent pull that won.
-        if (target / MANIFEST).is_file():
-            shutil.rmtree(built, ignore_errors=True)
-            return target
+    if target.exists() and not (target / MANIFEST).is_file():
         shutil.rmtree(target)
-    os.replace(built, target)
-    return target
+    return publish_directory(built, target)
 
 
 @contextmanager
