@@ -251,6 +251,7 @@ def check_data(
         dev_fraction=task.split.dev_fraction,
         test_fraction=task.split.test_fraction,
         seed=task.split.seed,
+        stratify=task.split.stratify and task.kind == "classify",
         given_test=given_test,
     )
     splits = {"train": list(split.train), "dev": list(split.dev), "test": list(split.test)}
