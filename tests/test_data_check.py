@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from steerlab.data.check import check_data
-from steerlab.task import load_task, write_example_task
+from steerlab.task import load_task
+from steerlab.task_template import write_example_task
 
 BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "banking77"

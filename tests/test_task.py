@@ -15,10 +15,9 @@ from steerlab.task import (
     METRICS_BY_KIND,
     TASK_KINDS,
     Task,
-    example_task_yaml,
     load_task,
-    write_example_task,
 )
+from steerlab.task_template import example_task_yaml, write_example_task
 
 ROWS = '{"text": "hello", "category": "a"}\n'
 

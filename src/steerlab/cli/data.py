@@ -27,7 +27,7 @@ def init(
 
     Example: [bold]steerlab init tickets --kind classify && steerlab data check tickets[/bold]
     """
-    from steerlab.task import write_example_task
+    from steerlab.task_template import write_example_task
 
     path = write_example_task(directory, kind, force=force)
     console.print(
