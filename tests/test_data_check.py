@@ -138,3 +138,44 @@ def test_banking77_card_counts_match_the_files(tmp_path: Path) -> None:
     print(
         f"\nBANKING77 data check: {card['seconds']:.1f} s, splits {card['splits']}, removed {card['removed']}"
     )
+
+
+def pii_task(tmp_path: Path, redact: bool) -> Path:
+    folder = tmp_path / ("redacted" if redact else "raw")
+    (folder / "data").mkdir(parents=True)
+    rows = [
+        {"text": "Please refund me, write to jane.doe@example.com", "label": "refund"},
+        {"text": "My card ending 4242 was lost", "label": "card"},
+        {"text": "Card stolen yesterday", "label": "card"},
+        {"text": "I want my money back", "label": "refund"},
+    ] * 3
+    rows = [{**row, "text": f"{row['text']} (ticket {i})"} for i, row in enumerate(rows)]
+    (folder / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "task.yaml").write_text(
+        "name: pii\nkind: classify\ninputs: [text]\noutput:\n  field: label\n  labels: [card, refund]\n"
+        f"data:\n  train: data/train.jsonl\ncleaning:\n  redact_pii: {'true' if redact else 'false'}\n"
+    )
+    return folder
+
+
+def test_training_refuses_unredacted_pii_unless_allowed(tmp_path: Path) -> None:
+    from steerlab.data.dataset import load_dataset
+    from steerlab.errors import DataError
+
+    raw = load_task(pii_task(tmp_path, redact=False))
+    check_data(raw, workspace=tmp_path / "ws")
+    dataset = load_dataset(tmp_path / "ws", raw.name)
+    assert dataset.unredacted_pii == {"EMAIL": 3}
+    assert any("jane.doe@example.com" in ex.input_text for ex in dataset.train + dataset.dev + dataset.test)
+    with pytest.raises(DataError, match="unredacted personal data"):
+        dataset.check_trainable()
+    dataset.check_trainable(allow_unredacted_pii=True)
+
+    redacted = load_task(pii_task(tmp_path, redact=True))
+    check_data(redacted, workspace=tmp_path / "ws2")
+    clean_dataset = load_dataset(tmp_path / "ws2", redacted.name)
+    assert clean_dataset.unredacted_pii == {}
+    texts = [ex.input_text for ex in clean_dataset.train + clean_dataset.dev + clean_dataset.test]
+    assert not any("@example.com" in text for text in texts)
+    assert any("<EMAIL>" in text for text in texts)  # (near-copies across splits are removed as leakage)
+    clean_dataset.check_trainable()

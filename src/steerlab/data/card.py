@@ -85,7 +85,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     pii = card["pii"]
     out += ["## Personal data (PII)", ""]
     if not pii["scanned"]:
-        out += ["Not scanned (cleaning.redact_pii is off and no scan was requested).", ""]
+        out += ["Not scanned (cleaning.pii_kinds is empty).", ""]
     elif pii["found"]:
         state = (
             "redacted (replaced by placeholders such as `<EMAIL>`)" if pii["redacted"] else "**NOT redacted**"

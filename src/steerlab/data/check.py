@@ -205,23 +205,27 @@ def check_data(
     sources += test_sources
     step("load", 1, 1)
 
+    # PII is always looked for (when any kind is configured), so a dataset knows what it holds;
+    # it is replaced by placeholders only when cleaning.redact_pii is on.
     pii_card: dict[str, Any] = {"scanned": False, "redacted": False, "found": {}, "examples_with_pii": 0}
-    if task.cleaning.redact_pii:
+    kinds = list(task.cleaning.pii_kinds)
+    if kinds:
         from steerlab.data.pii import PiiScanner
 
         step("pii", 0, len(train_raw) + len(test_raw))
-        scanner = PiiScanner(kinds=list(task.cleaning.pii_kinds))
+        scanner = PiiScanner(kinds=kinds)
         redact_outputs = kind == "text"
-        train_raw, train_pii = _redact(train_raw, list(task.cleaning.pii_kinds), redact_outputs, scanner)
-        test_raw, test_pii = _redact(test_raw, list(task.cleaning.pii_kinds), redact_outputs, scanner)
-        found = Counter(train_pii["found"]) + Counter(test_pii["found"])
+        redacted_train, train_pii = _redact(train_raw, kinds, redact_outputs, scanner)
+        redacted_test, test_pii = _redact(test_raw, kinds, redact_outputs, scanner)
+        if task.cleaning.redact_pii:
+            train_raw, test_raw = redacted_train, redacted_test
         pii_card = {
             "scanned": True,
-            "redacted": True,
-            "found": dict(found),
+            "redacted": bool(task.cleaning.redact_pii),
+            "found": dict(Counter(train_pii["found"]) + Counter(test_pii["found"])),
             "examples_with_pii": train_pii["examples_with_pii"] + test_pii["examples_with_pii"],
             "where": (train_pii["where"] + test_pii["where"])[:50],
-            "kinds": list(task.cleaning.pii_kinds),
+            "kinds": kinds,
         }
         step("pii", 1, 1)
 
