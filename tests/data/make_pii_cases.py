@@ -10,8 +10,12 @@ is tested on numbers it should accept. The seed is fixed, so the file is reprodu
 Each line is ``{"id", "group", "text", "spans": [{"kind", "start", "end"}]}``. ``group`` says
 which template family a case came from (``negative`` cases have no PII at all and exist to
 measure precision). Every person, number and address here is invented: names are drawn from
-lists of common given and family names, numbers from random digits. The IP ranges include the
-documentation blocks (192.0.2.0/24, 2001:db8::/32) next to realistic private and public ones.
+lists of common given and family names, numbers from random digits. Phone numbers are drawn from
+allocated ranges of each national numbering plan (area codes, mobile prefixes), as a customer's
+real number would be. The IP ranges include the documentation blocks (192.0.2.0/24,
+2001:db8::/32) next to realistic private and public ones. Hard cases are kept on purpose:
+lower-case and ALL-CAPS names, German and French phrasing around numbers, and plain 9-10 digit
+order numbers among the negatives (many such digit runs are valid phone numbers somewhere).
 """
 
 from __future__ import annotations
@@ -117,6 +121,14 @@ def gen_person(c: Ctx) -> str:
     return f"{c.first} {other}-{c.last}"
 
 
+def gen_person_lower(c: Ctx) -> str:
+    return f"{c.first} {c.last}".lower()
+
+
+def gen_person_upper(c: Ctx) -> str:
+    return f"{c.first} {c.last}".upper()
+
+
 def gen_first(c: Ctx) -> str:
     return c.first
 
@@ -182,7 +194,7 @@ def gen_phone_uk(c: Ctx) -> str:
         rest = rng.choice(["7", "8"]) + digits(rng, 7)
         fmt = rng.choice(["020 {a} {b}", "+44 20 {a} {b}", "+44 (0)20 {a} {b}", "(020) {a} {b}", "020{a}{b}"])
         return fmt.format(a=rest[:4], b=rest[4:])
-    area = rng.choice(["161", "121", "131", "141", "117", "113"])
+    area = rng.choice(["161", "131", "141"])  # Manchester, Edinburgh, Glasgow
     rest = str(rng.randint(2, 8)) + digits(rng, 6)
     fmt = rng.choice(["0{c} {a} {b}", "+44 {c} {a} {b}", "(0{c}) {a} {b}"])
     return fmt.format(c=area, a=rest[:3], b=rest[3:])
@@ -206,7 +218,9 @@ def gen_phone_de(c: Ctx) -> str:
 def gen_phone_fr(c: Ctx) -> str:
     rng = c.rng
     lead = rng.choice(["1", "2", "3", "4", "5", "6", "7", "9"])
-    rest = str(rng.randint(1, 9)) + digits(rng, 7)
+    # mobiles: 06 except 063/069 (partly unallocated or overseas), 07 only from 073
+    first = rng.choice({"6": "0124578", "7": "3456789"}.get(lead, "123456789"))
+    rest = first + digits(rng, 7)
     pairs = [rest[i : i + 2] for i in range(0, 8, 2)]
     fmt = rng.random()
     if fmt < 0.35:
@@ -229,19 +243,19 @@ def gen_phone_intl(c: Ctx) -> str:
     return rng.choice(
         [
             f"+31 20 {nz()}{d(2)} {d(4)}",
-            f"+31 6 {nz()}{d(7)}",
+            f"+31 6 {rng.randint(1, 5)}{d(7)}",
             f"+34 6{d(2)} {d(3)} {d(3)}",
             f"+34 91 {nz()}{d(2)} {d(2)} {d(2)}",
             f"+39 06 {nz()}{d(3)} {d(4)}",
             f"+39 3{rng.choice('2345')}{d(1)} {d(3)} {d(4)}",
             f"+353 1 {nz()}{d(2)} {d(4)}",
             f"+353 8{rng.choice(['5', '6', '7'])} {nz()}{d(2)} {d(4)}",
-            f"+61 2 {nz()}{d(3)} {d(4)}",
-            f"+61 4{d(2)} {d(3)} {d(3)}",
+            f"+61 2 {rng.choice('89')}{d(3)} {d(4)}",
+            f"+61 4{rng.randint(0, 3)}{d(1)} {d(3)} {d(3)}",
             f"+91 9{d(4)} {d(5)}",
             f"+41 44 {nz()}{d(2)} {d(2)} {d(2)}",
             f"+41 79 {nz()}{d(2)} {d(2)} {d(2)}",
-            f"+32 2 {nz()}{d(2)} {d(2)} {d(2)}",
+            f"+32 2 {rng.randint(2, 7)}{d(2)} {d(2)} {d(2)}",
             f"+32 47{d(1)} {d(2)} {d(2)} {d(2)}",
             f"+46 8 {nz()}{d(2)} {d(3)} {d(2)}",
             f"+55 11 9{d(4)}-{d(4)}",
@@ -250,6 +264,11 @@ def gen_phone_intl(c: Ctx) -> str:
             f"+43 1 {nz()}{d(6)}",
         ]
     )
+
+
+def gen_phone_intl_any(c: Ctx) -> str:
+    number = gen_phone_intl(c)
+    return "00" + number[1:] if c.rng.random() < 0.25 else number
 
 
 def gen_phone(c: Ctx) -> str:
@@ -262,7 +281,7 @@ def gen_phone(c: Ctx) -> str:
         return gen_phone_de(c)
     if r < 0.85:
         return gen_phone_fr(c)
-    return gen_phone_intl(c)
+    return gen_phone_intl_any(c)
 
 
 def gen_card(c: Ctx) -> str:
@@ -371,6 +390,12 @@ def gen_order(c: Ctx) -> str:
     )
 
 
+def gen_order10(c: Ctx) -> str:
+    # Plain 9-10 digit order numbers, as many shops issue them: the hardest negative for a phone
+    # detector, since many such runs are valid numbers somewhere.
+    return str(c.rng.randint(1, 9)) + digits(c.rng, c.rng.choice([8, 9]))
+
+
 def gen_tracking(c: Ctx) -> str:
     rng = c.rng
     return rng.choice(
@@ -423,6 +448,8 @@ def gen_version(c: Ctx) -> str:
 
 GENERATORS: dict[str, tuple[str | None, Callable[[Ctx], str]]] = {
     "PERSON": ("PERSON", gen_person),
+    "PERSON_LOWER": ("PERSON", gen_person_lower),
+    "PERSON_UPPER": ("PERSON", gen_person_upper),
     "FIRST": ("PERSON", gen_first),
     "LAST": ("PERSON", gen_last),
     "EMAIL": ("EMAIL", gen_email),
@@ -431,7 +458,7 @@ GENERATORS: dict[str, tuple[str | None, Callable[[Ctx], str]]] = {
     "PHONE_UK": ("PHONE", gen_phone_uk),
     "PHONE_DE": ("PHONE", gen_phone_de),
     "PHONE_FR": ("PHONE", gen_phone_fr),
-    "PHONE_INTL": ("PHONE", gen_phone_intl),
+    "PHONE_INTL": ("PHONE", gen_phone_intl_any),
     "CARD": ("CARD", gen_card),
     "IBAN": ("IBAN", gen_iban),
     "ACCOUNT": ("ACCOUNT", gen_account_number),
@@ -441,6 +468,7 @@ GENERATORS: dict[str, tuple[str | None, Callable[[Ctx], str]]] = {
     "IPV4": ("IP", gen_ipv4),
     "IPV6": ("IP", gen_ipv6),
     "ORDER": (None, gen_order),
+    "ORDER10": (None, gen_order10),
     "TRACKING": (None, gen_tracking),
     "AMOUNT": (None, gen_amount),
     "DATE": (None, gen_date),
@@ -466,6 +494,7 @@ TEMPLATES: dict[str, list[str]] = {
         "Email me at <{EMAIL}> when the replacement ships.",
         "Statements should go to {EMAIL}; I no longer use the paper ones.",
         "Hi team, forwarding from {EMAIL} as requested.",
+        "Two accounts got merged (mine: {EMAIL}), please split them.",
     ],
     "phone": [
         "Please call me back on {PHONE} after 5pm.",
@@ -540,6 +569,8 @@ TEMPLATES: dict[str, list[str]] = {
         "Mr {LAST} called about the late delivery.",
         "Many thanks,\n{FIRST}",
         "Dear Ms {LAST}, thank you for contacting us.",
+        "hi its {PERSON_LOWER} again, still no refund",
+        "NAME: {PERSON_UPPER}\nREASON: double charge",
     ],
     "mixed": [
         "Hi, I'm {PERSON}. Card {CARD} was charged {AMOUNT} twice, call me on {PHONE}.",
@@ -572,19 +603,20 @@ TEMPLATES: dict[str, list[str]] = {
         "Please send a new SIM, the old one says SIM not provisioned.",
         "The order {ORDER} contained the wrong size (EU 42 instead of 43).",
         "Account locked after 3 failed attempts, please help.",
+        "Order number {ORDER10} never shipped, can I get an update?",
     ],
 }
 
 COUNTS = {
-    "email": 45,
+    "email": 44,
     "phone": 80,
     "card": 45,
     "iban": 40,
     "account": 35,
     "ip": 30,
-    "person": 45,
+    "person": 60,
     "mixed": 30,
-    "negative": 70,
+    "negative": 84,
 }
 
 SLOT = re.compile(r"\{([A-Z0-9_]+)\}")

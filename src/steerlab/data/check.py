@@ -95,9 +95,14 @@ def _load_role(
     return examples, sources
 
 
-def _redact(
-    examples: list[Example], kinds: list[str], redact_outputs: bool, scanner
-) -> tuple[list[Example], dict]:
+def _redact(examples: list[Example], redact_outputs: bool, scanner: Any) -> tuple[list[Example], dict]:
+    """Scan every input field (and free-text outputs) in one batch; return redacted copies + tallies."""
+    texts: list[str] = []
+    for example in examples:
+        texts += list(example.inputs.values())
+        if redact_outputs and isinstance(example.output, str):
+            texts.append(example.output)
+    results = iter(scanner.redact_many(texts))
     found: Counter[str] = Counter()
     where: list[dict[str, str]] = []
     with_pii = 0
@@ -105,23 +110,22 @@ def _redact(
     for example in examples:
         hits: list[str] = []
         inputs = {}
-        for name, text in example.inputs.items():
-            redacted, spans = scanner.redact(text)
-            inputs[name] = redacted
+        for name in example.inputs:
+            inputs[name], spans = next(results)
             hits += [span.kind for span in spans]
         output = example.output
         if redact_outputs and isinstance(output, str):
-            output, spans = scanner.redact(output)
+            output, spans = next(results)
             hits += [span.kind for span in spans]
         if hits:
             with_pii += 1
-            found.update(hits)
+            found.update(str(kind) for kind in hits)
             if len(where) < 50:
-                where.append({"where": example.where, "kinds": sorted(set(hits))})
+                where.append({"where": example.where, "kinds": sorted({str(kind) for kind in hits})})
             out.append(replace(example, inputs=inputs, output=output))
         else:
             out.append(example)
-    return out, {"found": dict(found), "examples_with_pii": with_pii, "where": where, "kinds": kinds}
+    return out, {"found": dict(found), "examples_with_pii": with_pii, "where": where}
 
 
 def _kb_documents(folder: Path) -> list[tuple[str, str]]:
@@ -215,8 +219,8 @@ def check_data(
         step("pii", 0, len(train_raw) + len(test_raw))
         scanner = PiiScanner(kinds=kinds)
         redact_outputs = kind == "text"
-        redacted_train, train_pii = _redact(train_raw, kinds, redact_outputs, scanner)
-        redacted_test, test_pii = _redact(test_raw, kinds, redact_outputs, scanner)
+        redacted_train, train_pii = _redact(train_raw, redact_outputs, scanner)
+        redacted_test, test_pii = _redact(test_raw, redact_outputs, scanner)
         if task.cleaning.redact_pii:
             train_raw, test_raw = redacted_train, redacted_test
         pii_card = {
