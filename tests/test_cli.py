@@ -90,7 +90,15 @@ def test_classify_needs_two_labels(tiny_chat_dir: Path) -> None:
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    for command in (["generate"], ["classify"], ["models", "pull"], ["models", "list"]):
+    commands = (
+        ["generate"],
+        ["classify"],
+        ["models", "pull"],
+        ["models", "list"],
+        ["init"],
+        ["data", "check"],
+    )
+    for command in commands:
         result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0
         assert "Example:" in result.output, command
