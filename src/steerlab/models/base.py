@@ -16,6 +16,7 @@ flattened into a transcript. This keeps the caller free of backend details.
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "Message",
     "Model",
     "Prompt",
+    "canonical_schema",
     "flatten_messages",
     "normalise_prompt",
     "truncate_at_stop",
@@ -43,15 +45,25 @@ Prompt = str | Sequence[Message]
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Decoding settings. ``temperature == 0`` means greedy decoding."""
+    """Decoding settings. ``temperature == 0`` means greedy decoding.
+
+    ``json_schema`` constrains the output to JSON matching that schema (local models decode
+    under a grammar, endpoints get ``response_format``). Pass a dict or JSON text; it is kept as
+    compact JSON text so that the params stay immutable, hashable and serialisable, and so the
+    text is a ready key for caching compiled grammars. Key order is kept, not sorted: property
+    order is the order the model writes the fields in. :attr:`schema` gives the dict back.
+    """
 
     max_new_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    json_schema: str | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.json_schema is not None:
+            object.__setattr__(self, "json_schema", canonical_schema(self.json_schema))
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.temperature < 0:
@@ -62,6 +74,11 @@ class GenerationParams:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @property
+    def schema(self) -> dict[str, Any] | None:
+        """``json_schema`` as a dict (a fresh copy each time), or None."""
+        return None if self.json_schema is None else json.loads(self.json_schema)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,9 @@ class Model(ABC):
 
     name: str
     has_chat_template: bool = False
+    label_prefix: str = ""
+    """Text put before each label when scoring: a space where labels follow a plain-text
+    transcript ("Assistant: refund"), nothing where a chat template opens the answer turn."""
 
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt], params: GenerationParams | None = None) -> list[Generation]:
@@ -174,3 +194,15 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut ``text`` at the earliest stop sequence; report whether one was found."""
     cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def canonical_schema(schema: str | Mapping[str, Any]) -> str:
+    """A JSON schema as compact JSON text with its key order kept (see :class:`GenerationParams`)."""
+    if isinstance(schema, str):
+        try:
+            schema = json.loads(schema)
+        except ValueError as error:
+            raise ValueError(f"json_schema is not valid JSON: {error}") from error
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"json_schema must be a JSON object, got {type(schema).__name__}")
+    return json.dumps(schema, ensure_ascii=False, separators=(",", ":"))

@@ -72,6 +72,7 @@ class TransformersModel(Model):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.has_chat_template = self.tokenizer.chat_template is not None
+        self.label_prefix = "" if self.has_chat_template else " "
         self._eos_ids = self._end_token_ids()
         log.info("Loaded %s on %s in %.1f s", self.name, self.placement.describe(), self.load_seconds)
 
@@ -154,6 +155,12 @@ class TransformersModel(Model):
             kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=None)
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        constraint = None
+        if params.json_schema is not None:
+            from steerlab.models.constrained import compile_json_schema
+
+            constraint = compile_json_schema(self.tokenizer, params.json_schema, eos_token_ids=self._eos_ids)
+            kwargs["logits_processor"] = constraint.logits_processors()
         if params.seed is not None:
             torch.manual_seed(params.seed)
         started = time.perf_counter()
@@ -167,6 +174,8 @@ class TransformersModel(Model):
             text = self.tokenizer.decode(new if ended is None else new[:ended], skip_special_tokens=True)
             text, stopped = truncate_at_stop(text, params.stop)
             finish = "stop" if ended is not None or stopped else "length"
+            if constraint is not None:  # "length" whenever the JSON document is incomplete
+                finish = constraint.finish_reason(used, stopped=stopped)
             generations.append(Generation(text, len(ids), len(used), finish, elapsed))
         return generations
 

@@ -72,6 +72,8 @@ class OpenAICompatModel(Model):
 
     # The endpoint applies its own chat template (or none); callers can always send messages.
     has_chat_template = True
+    # Label scoring goes through /completions on a flattened transcript ("Assistant: refund").
+    label_prefix = " "
 
     def __init__(
         self,
@@ -204,6 +206,11 @@ class OpenAICompatModel(Model):
             payload["seed"] = params.seed
         if params.stop:
             payload["stop"] = list(params.stop)
+        if params.json_schema is not None:
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": params.schema, "strict": True},
+            }
         start = time.perf_counter()
         response = self._post("/chat/completions", payload)
         latency = time.perf_counter() - start

@@ -1,0 +1,1 @@
+"""Evaluation: every candidate measured the same way on the same held-out examples."""
