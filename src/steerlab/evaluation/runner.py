@@ -142,6 +142,8 @@ def _run_one(
             batch = missing[start : start + batch_size]
             prompts = [template.render(task, ex, shots=shots[ex.id]) for ex in batch]
             predictions = _predict(task, candidate, model, constraint, batch, prompts)
+            for prediction in predictions:
+                prediction.extra["batch_size"] = len(batch)  # latency_s is the batch's wall time
             cache.put_many(fingerprint, predictions)
             cached.update({p.example_id: p for p in predictions})
             computed += len(predictions)

@@ -1,0 +1,255 @@
+"""From predictions to the numbers a decision needs: quality with CIs, tests, failures, cost.
+
+Everything here is computed from cached predictions and the task's price table; nothing calls a
+model. A results object serialises to JSON so the report and the decision engine read the same
+numbers the terminal shows.
+
+Cost model: a hosted model (named in ``prices.models``) costs its per-token prices times the
+measured tokens; a local model costs its hardware's hourly price times the measured compute
+seconds, amortised over the batch it ran in. Cost per successful outcome divides the cost of all
+requests by the number answered correctly, because failed answers are paid for too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from steerlab.data.example import Example
+from steerlab.evaluation.prediction import Prediction
+from steerlab.evaluation.runner import CandidateRun
+
+if TYPE_CHECKING:
+    from steerlab.task import Task
+
+__all__ = ["CandidateResult", "EvalResults", "build_results", "failure_categories"]
+
+
+@dataclass
+class MetricValue:
+    value: float
+    low: float
+    high: float
+
+    def show(self, percent: bool = True) -> str:
+        if percent:
+            return f"{self.value:.1%} [{self.low:.1%}, {self.high:.1%}]"
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    fingerprint: str
+    recipe: dict[str, Any]
+    n: int
+    metrics: dict[str, MetricValue]
+    validity_rate: float
+    ops: dict[str, float | None]
+    failures: dict[str, int]
+    details: dict[str, Any] = field(default_factory=dict)  # per-class / confusion / field report
+
+
+@dataclass
+class EvalResults:
+    task: str
+    kind: str
+    dataset_version: str
+    split: str
+    n: int
+    primary: str
+    candidates: list[CandidateResult]
+    comparisons: list[dict[str, Any]]
+    minimum_detectable_difference: float | None
+
+    def best(self) -> CandidateResult:
+        return max(self.candidates, key=lambda c: c.metrics[self.primary].value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=_jsonable)
+
+    def save(self, path: Path) -> Path:
+        from steerlab.atomic import atomic_write_text
+
+        atomic_write_text(path, self.to_json())
+        return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _context(task: Task):
+    from steerlab.evaluation.metrics import MetricContext
+
+    return MetricContext(
+        labels=tuple(task.label_names) or None,
+        other_label=task.output.other_label,
+        json_schema=task.json_schema,
+    )
+
+
+def _cost_per_request(task: Task, run: CandidateRun, prediction: Prediction) -> float | None:
+    prices = task.prices
+    model_price = prices.models.get(run.candidate.model) if prices.models else None
+    if model_price is not None:
+        return (
+            prediction.input_tokens * model_price.input_per_1m_tokens_usd
+            + prediction.output_tokens * model_price.output_per_1m_tokens_usd
+        ) / 1e6
+    hardware = prices.hardware or {}
+    name = run.candidate.hardware or next(iter(hardware), None)
+    if name is None or name not in hardware:
+        return None
+    batch = max(1, int(prediction.extra.get("batch_size", 1)))
+    return prediction.latency_s / batch * hardware[name].per_hour_usd / 3600
+
+
+def _ops(task: Task, run: CandidateRun, successes: float) -> dict[str, float | None]:
+    predictions = run.predictions
+    latencies = np.array([p.latency_s for p in predictions]) if predictions else np.zeros(1)
+    costs = [_cost_per_request(task, run, p) for p in predictions]
+    known = None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None))
+    return {
+        "latency_p50_s": float(np.percentile(latencies, 50)),
+        "latency_p95_s": float(np.percentile(latencies, 95)),
+        "input_tokens_mean": float(np.mean([p.input_tokens for p in predictions])) if predictions else 0.0,
+        "output_tokens_mean": float(np.mean([p.output_tokens for p in predictions])) if predictions else 0.0,
+        "cost_per_1k_usd": None if known is None else known / max(1, len(predictions)) * 1000,
+        "cost_per_success_usd": None if known is None or successes == 0 else known / successes,
+        "seconds": run.seconds,
+    }
+
+
+def failure_categories(
+    task: Task, examples: Sequence[Example], runs: Sequence[CandidateRun], correct: dict[str, list[bool]]
+) -> dict[str, dict[str, int]]:
+    """Why each wrong prediction was wrong, per candidate.
+
+    - format: the output broke the contract (unparseable, label outside the set, schema violated);
+    - abstention: the candidate declined (refusal, "I don't know", the other/none label) on an
+      answerable example;
+    - knowledge: wrong without retrieval, right when a retrieval candidate on the same model
+      supplied context;
+    - behaviour: valid, and wrong under every prompt variant of that model (the prompt is not the
+      fix: a candidate for fine-tuning or a different model);
+    - prompt_sensitive: wrong here, right under another prompt variant on the same model;
+    - undetermined: wrong, with no other variant to tell which of the above.
+    """
+    variants: dict[str, list[CandidateRun]] = {}
+    for run in runs:
+        variants.setdefault(run.candidate.model, []).append(run)
+    out: dict[str, dict[str, int]] = {}
+    for run in runs:
+        counts: Counter[str] = Counter()
+        same_model = [r for r in variants[run.candidate.model] if r is not run]
+        prompt_only = [r for r in same_model if r.candidate.retrieval is None and r.candidate.adapter is None]
+        with_context = [r for r in same_model if r.candidate.retrieval is not None]
+        for i, (example, prediction) in enumerate(zip(examples, run.predictions, strict=True)):
+            if correct[run.candidate.name][i]:
+                continue
+            if not prediction.valid:
+                counts["format"] += 1
+            elif prediction.abstained and example.output != task.output.other_label:
+                counts["abstention"] += 1
+            elif run.candidate.retrieval is None and any(correct[r.candidate.name][i] for r in with_context):
+                counts["knowledge"] += 1
+            elif not prompt_only:
+                counts["undetermined"] += 1
+            elif any(correct[r.candidate.name][i] for r in prompt_only):
+                counts["prompt_sensitive"] += 1
+            else:
+                counts["behaviour"] += 1
+        out[run.candidate.name] = {
+            k: counts.get(k, 0)
+            for k in ("format", "abstention", "knowledge", "behaviour", "prompt_sensitive", "undetermined")
+        }
+    return out
+
+
+def build_results(
+    task: Task,
+    dataset_version: str,
+    split: str,
+    examples: Sequence[Example],
+    runs: Sequence[CandidateRun],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> EvalResults:
+    from steerlab.evaluation import metrics as M
+    from steerlab.evaluation import stats
+
+    context = _context(task)
+    golds = [example.output for example in examples]
+    primary = task.metrics.primary
+    names = [primary, *[g for g in task.metrics.guards if g != primary]]
+    correct: dict[str, list[bool]] = {}
+    per_example: dict[str, list[float]] = {}
+    for run in runs:
+        scores = [M.per_example(primary, g, p, context) for g, p in zip(golds, run.predictions, strict=True)]
+        per_example[run.candidate.name] = [0.0 if s is None else float(s) for s in scores]
+        correct[run.candidate.name] = [s is not None and s >= 0.5 for s in scores]
+    failures = failure_categories(task, examples, runs, correct)
+    results = []
+    for run in runs:
+        metrics = {}
+        for name in names:
+            point, low, high = stats.bootstrap_ci(
+                M.METRICS[name], golds, run.predictions, context, n_resamples=n_resamples, seed=seed
+            )
+            metrics[name] = MetricValue(float(point), float(low), float(high))
+        details: dict[str, Any] = {}
+        if task.kind == "classify":
+            details["per_class"] = M.per_class(golds, run.predictions, task.label_names)
+            details["confusion"] = M.confusion(golds, run.predictions, task.label_names)
+            if task.output.other_label:
+                details["abstention"] = M.abstention_report(golds, run.predictions, context)
+        elif task.kind == "extract":
+            details["fields"] = M.field_report(golds, run.predictions, context)
+        successes = float(sum(per_example[run.candidate.name]))
+        results.append(
+            CandidateResult(
+                name=run.candidate.name,
+                fingerprint=run.fingerprint,
+                recipe=run.candidate.model_dump(mode="json"),
+                n=len(run.predictions),
+                metrics=metrics,
+                validity_rate=float(np.mean([p.valid for p in run.predictions])) if run.predictions else 0.0,
+                ops=_ops(task, run, successes),
+                failures=failures[run.candidate.name],
+                details=details,
+            )
+        )
+    comparisons = []
+    ranked = sorted(runs, key=lambda r: -np.mean(per_example[r.candidate.name]) if examples else 0)
+    if len(ranked) >= 2:
+        for other in ranked[1:]:
+            comparison = stats.compare(primary, golds, ranked[0].predictions, other.predictions, context)
+            comparisons.append(
+                {"a": ranked[0].candidate.name, "b": other.candidate.name, **_comparison_dict(comparison)}
+            )
+    mdd = None
+    if examples and task.kind == "classify":
+        best = max(float(np.mean(per_example[r.candidate.name])) for r in runs) if runs else 0.5
+        mdd = float(stats.minimum_detectable_difference(len(examples), min(max(best, 0.01), 0.99)))
+    return EvalResults(
+        task.name, task.kind, dataset_version, split, len(examples), primary, results, comparisons, mdd
+    )
+
+
+def _comparison_dict(comparison: Any) -> dict[str, Any]:
+    data = asdict(comparison) if hasattr(comparison, "__dataclass_fields__") else dict(vars(comparison))
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in data.items()}
