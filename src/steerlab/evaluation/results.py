@@ -213,10 +213,11 @@ def build_results(
             metrics[name] = MetricValue(float(point), float(low), float(high))
         details: dict[str, Any] = {}
         if task.kind == "classify":
-            details["per_class"] = M.per_class(golds, run.predictions, task.label_names)
-            details["confusion"] = M.confusion(golds, run.predictions, task.label_names)
+            other = task.output.other_label
+            details["per_class"] = M.per_class(golds, run.predictions, task.label_names, other_label=other)
+            details["confusion"] = M.confusion(golds, run.predictions, task.label_names, other_label=other)
             if task.output.other_label:
-                details["abstention"] = M.abstention_report(golds, run.predictions, context)
+                details["abstention"] = asdict(M.abstention_report(golds, run.predictions, context))
         elif task.kind == "extract":
             details["fields"] = M.field_report(golds, run.predictions, context)
         successes = float(sum(per_example[run.candidate.name]))
@@ -237,7 +238,14 @@ def build_results(
     ranked = sorted(runs, key=lambda r: -np.mean(per_example[r.candidate.name]) if examples else 0)
     if len(ranked) >= 2:
         for other in ranked[1:]:
-            comparison = stats.compare(primary, golds, ranked[0].predictions, other.predictions, context)
+            comparison = stats.compare(
+                primary,
+                golds,
+                ranked[0].predictions,
+                other.predictions,
+                context,
+                names=(ranked[0].candidate.name, other.candidate.name),
+            )
             comparisons.append(
                 {"a": ranked[0].candidate.name, "b": other.candidate.name, **_comparison_dict(comparison)}
             )
