@@ -64,3 +64,33 @@ def test_eval_command_prints_the_comparison(tmp_path: Path, tiny_chat_dir: Path)
     assert result.exit_code == 0, result.output
     assert "zero" in result.output and "two-shot" in result.output
     assert "accuracy" in result.output and "paired test" in result.output
+
+
+def test_constrained_decoding_is_always_valid_and_free_text_is_not(
+    tmp_path: Path, tiny_chat_dir: Path
+) -> None:
+    """The extract must-show on the tiny model: same prompts, constrained vs free text + parse (+1 repair)."""
+    from steerlab.candidate import Candidate, Decoding
+    from steerlab.task_template import write_example_task
+
+    write_example_task(tmp_path / "extract", "extract")
+    candidates = [
+        Candidate(
+            name="constrained", model="tiny", constraint="json_schema", decoding=Decoding(max_new_tokens=96)
+        ),
+        Candidate(
+            name="free-text", model="tiny", constraint="free_text", decoding=Decoding(max_new_tokens=96)
+        ),
+    ]
+    results = evaluate(
+        tmp_path / "extract",
+        candidates,
+        split="dev",
+        workspace=tmp_path / "ws",
+        model_loader=lambda name: TransformersModel(tiny_chat_dir, name=name, dtype="float32"),
+    )
+    validity = {c.name: c.validity_rate for c in results.candidates}
+    print(f"\nschema validity: {validity}")
+    assert validity["constrained"] == 1.0
+    assert validity["free-text"] < 1.0
+    assert results.candidates[0].metrics["schema_validity"].value == 1.0
