@@ -124,3 +124,25 @@ def test_info_reports_placement(tiny_chat: TransformersModel) -> None:
     assert info["device"] == "cpu" or torch.cuda.is_available()
     assert info["chat_template"] is True
     assert info["parameters"] > 0
+
+
+SYSTEM = "You route support tickets. The labels are refund, billing, technical account and x. " * 2
+
+
+@pytest.mark.parametrize("flavour", ["tiny_chat", "tiny_base"])
+def test_shared_prefix_cache_gives_the_same_scores(flavour: str, request: pytest.FixtureRequest) -> None:
+    model: TransformersModel = request.getfixturevalue(flavour)
+    prompts = [
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+        for text in ("my card payment failed twice", "refund please", "x", "the app crashes when I log in")
+    ]
+    packs = [model._pack(p, LABELS) for p in prompts]
+    prefix = model._shared_prefix(packs)
+    assert prefix is not None and prefix[0] > 16  # the shared system message is cached
+    first = model.score_labels(prompts, LABELS)
+    again = model.score_labels(prompts, LABELS)  # reuses the kept prefix cache
+    for prompt, a, b in zip(prompts, first, again, strict=True):
+        expected = naive_label_logprobs(model, prompt, LABELS)
+        assert a.logprobs == pytest.approx(expected, abs=1e-4)
+        assert b.logprobs == pytest.approx(a.logprobs, abs=1e-6)
+        assert a.input_tokens == model.count_tokens(prompt)

@@ -35,6 +35,9 @@ from steerlab.models.hf_quiet import quiet_transformers
 
 __all__ = ["TransformersModel"]
 
+MIN_SHARED_PREFIX = 16
+"""Shorter shared prefixes are recomputed with each batch: caching them would save little."""
+
 log = logging.getLogger(__name__)
 
 
@@ -74,6 +77,7 @@ class TransformersModel(Model):
         self.has_chat_template = self.tokenizer.chat_template is not None
         self.label_prefix = "" if self.has_chat_template else " "
         self._eos_ids = self._end_token_ids()
+        self._prefix: tuple[tuple[int, ...], Any] | None = None  # shared-prefix KV cache for scoring
         log.info("Loaded %s on %s in %.1f s", self.name, self.placement.describe(), self.load_seconds)
 
     # -- prompts ------------------------------------------------------------------------------
@@ -229,7 +233,7 @@ class TransformersModel(Model):
         return allowed
 
     def _attention_masks(
-        self, allowed: torch.Tensor, positions: torch.Tensor
+        self, allowed: torch.Tensor, positions: torch.Tensor, key_positions: torch.Tensor | None = None
     ) -> torch.Tensor | dict[str, torch.Tensor]:
         """Additive 4D masks, one per attention layer type when the model mixes types.
 
@@ -252,7 +256,8 @@ class TransformersModel(Model):
         window = getattr(config, "sliding_window", None)
         if "sliding_attention" not in layer_types or not window:
             return additive(allowed)
-        near = positions[:, None, :] > positions[:, :, None] - window  # (batch, query, key)
+        keys = positions if key_positions is None else key_positions
+        near = keys[:, None, :] > positions[:, :, None] - window  # (batch, query, key)
         return {
             kind: additive(allowed & near if kind == "sliding_attention" else allowed) for kind in layer_types
         }
@@ -265,32 +270,71 @@ class TransformersModel(Model):
         if len(set(labels)) != len(labels):
             raise ValueError("labels must be distinct")
         packs = [self._pack(p, labels) for p in prompts]
+        prefix = self._shared_prefix(packs)
         order = sorted(range(len(packs)), key=lambda i: len(packs[i]["ids"]))
         results: list[LabelScores | None] = [None] * len(packs)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             for index, scores in zip(
-                batch, self._score_batch([packs[i] for i in batch], labels), strict=True
+                batch, self._score_batch([packs[i] for i in batch], labels, prefix), strict=True
             ):
                 results[index] = scores
         return [r for r in results if r is not None]
 
-    def _score_batch(self, packs: list[dict[str, Any]], labels: list[str]) -> list[LabelScores]:
+    def _shared_prefix(self, packs: list[dict[str, Any]]) -> tuple[int, Any] | None:
+        """KV cache of the tokens every prompt starts with, computed once and kept for later calls.
+
+        Evaluation prompts share a long head (system message, label list, fixed few-shot turns);
+        with a cache of it, each input costs only its own tokens plus its label branches. At least
+        one prompt token stays outside the prefix, since the last one predicts the first label token.
+        """
+        shortest = min(pack["prompt_len"] for pack in packs)
+        first = packs[0]["ids"]
+        length = 0
+        while length < shortest - 1 and all(pack["ids"][length] == first[length] for pack in packs):
+            length += 1
+        if length < MIN_SHARED_PREFIX:
+            return None
+        key = tuple(first[:length])
+        if self._prefix is not None and self._prefix[0] == key:
+            return length, self._prefix[1]
+        from transformers import DynamicCache
+
+        cache = DynamicCache()  # plain layers: every key kept, windows applied by our own masks
+        ids = torch.tensor([list(key)], device=self.placement.device)
+        self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        self._prefix = (key, cache)
+        return length, cache
+
+    def _score_batch(
+        self, packs: list[dict[str, Any]], labels: list[str], prefix: tuple[int, Any] | None = None
+    ) -> list[LabelScores]:
         device = self.placement.device
+        shared, cache = prefix if prefix is not None else (0, None)
+        if shared:
+            # Score only what follows the shared prefix: shift every index by its length.
+            packs = [
+                {
+                    "ids": p["ids"][shared:],
+                    "positions": p["positions"][shared:],
+                    "prompt_len": p["prompt_len"] - shared,
+                    "spans": [(first - shared, length) for first, length in p["spans"]],
+                    "full_prompt_len": p["prompt_len"],
+                }
+                for p in packs
+            ]
         width = max(len(p["ids"]) for p in packs)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(packs), width), pad, dtype=torch.long)
         position_ids = torch.zeros((len(packs), width), dtype=torch.long)
         keep = torch.zeros((len(packs), width), dtype=torch.bool)
         masks = []
-        targets: list[
-            list[tuple[list[int], list[int]]]
-        ] = []  # per row, per label: (predicting positions, tokens)
+        targets: list[list[tuple[list[int], list[int]]]] = []  # per row, per label: (predictors, tokens)
         for row, pack in enumerate(packs):
             used = len(pack["ids"])
             input_ids[row, :used] = torch.tensor(pack["ids"])
             position_ids[row, :used] = torch.tensor(pack["positions"])
-            position_ids[row, used:] = torch.arange(width - used)
+            position_ids[row, used:] = torch.arange(shared, shared + width - used)
             masks.append(self._tree_allowed(pack, width))
             row_targets = []
             for first, length in pack["spans"]:
@@ -299,15 +343,22 @@ class TransformersModel(Model):
                 keep[row, predictors] = True
                 row_targets.append((predictors, pack["ids"][first : first + length]))
             targets.append(row_targets)
+        allowed = torch.stack(masks)  # (batch, width, width)
+        key_positions = position_ids
+        past = None
+        if shared:
+            # Every row sees the whole prefix: (batch, width, shared + width).
+            allowed = torch.cat([torch.ones(len(packs), width, shared, dtype=torch.bool), allowed], dim=2)
+            key_positions = torch.cat([torch.arange(shared).expand(len(packs), shared), position_ids], dim=1)
+            past = self._expand_cache(cache, len(packs))
         started = time.perf_counter()
         output = self.model(
             input_ids=input_ids.to(device),
-            attention_mask=self._attention_masks(
-                torch.stack(masks), position_ids
-            ),  # (batch, 1, width, width)
+            attention_mask=self._attention_masks(allowed, position_ids, key_positions),  # (batch, 1, q, k)
             position_ids=position_ids.to(device),
+            past_key_values=past,
             logits_to_keep=keep.to(device),
-            use_cache=False,
+            use_cache=past is not None,
         )
         elapsed = time.perf_counter() - started
         # Kept logits come flattened in row-major order of the True entries of ``keep``.
@@ -320,12 +371,23 @@ class TransformersModel(Model):
             for predictors, tokens in row_targets:
                 picked = logprobs[flat_index[row, predictors].to(logprobs.device), torch.tensor(tokens)]
                 means.append(float(picked.mean()))
+            prompt_tokens = packs[row].get("full_prompt_len", packs[row]["prompt_len"])
             results.append(
-                LabelScores(
-                    tuple(labels), tuple(means), input_tokens=packs[row]["prompt_len"], latency_s=elapsed
-                )
+                LabelScores(tuple(labels), tuple(means), input_tokens=prompt_tokens, latency_s=elapsed)
             )
         return results
+
+    @staticmethod
+    def _expand_cache(cache: Any, batch: int) -> Any:
+        """A fresh cache holding the prefix once per row (the forward pass appends to it)."""
+        from transformers import DynamicCache
+
+        fresh = DynamicCache()
+        for index, layer in enumerate(cache.layers):
+            keys = layer.keys.expand(batch, *layer.keys.shape[1:]).contiguous()
+            values = layer.values.expand(batch, *layer.values.shape[1:]).contiguous()
+            fresh.update(keys, values, index)
+        return fresh
 
     # -- per-token log-probabilities (used by the OpenAI-compatible server's echo) ---------------
 
