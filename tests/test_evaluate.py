@@ -94,3 +94,34 @@ def test_constrained_decoding_is_always_valid_and_free_text_is_not(
     assert validity["constrained"] == 1.0
     assert validity["free-text"] < 1.0
     assert results.candidates[0].metrics["schema_validity"].value == 1.0
+
+
+def test_consistency_is_measured_for_sampling_and_declared_for_deterministic(
+    tmp_path: Path, tiny_chat_dir: Path
+) -> None:
+    from steerlab.candidate import Candidate, Decoding
+
+    folder = make_task(tmp_path / "task")
+    candidates = [
+        Candidate(name="scored", model="tiny"),  # label scoring: deterministic
+        Candidate(
+            name="sampled",
+            model="tiny",
+            constraint="free_text",
+            decoding=Decoding(max_new_tokens=6, temperature=1.5, seed=3),
+        ),
+    ]
+    results = evaluate(
+        folder,
+        candidates,
+        limit=12,
+        workspace=tmp_path / "ws",
+        consistency_repeats=3,
+        model_loader=lambda name: TransformersModel(tiny_chat_dir, name=name, dtype="float32"),
+    )
+    assert results.consistency["self:scored"]["deterministic"] is True
+    sampled = results.consistency["self:sampled"]
+    assert not sampled["deterministic"] and sampled["runs"] == 3
+    assert 0 <= sampled["exact"] < 1  # random weights sampled hot: the runs disagree somewhere
+    cross = results.consistency["cross_variant:tiny"]
+    assert cross["candidates"] == ["scored", "sampled"] and 0 <= cross["exact"] <= 1

@@ -40,6 +40,9 @@ def eval_command(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many examples.")] = None,
     batch_size: Annotated[int, typer.Option(help="Examples per model call.")] = 8,
+    consistency: Annotated[
+        int, typer.Option(help="Rerun sampling candidates with N seeds and report self-agreement.")
+    ] = 0,
     workspace: Annotated[
         Path | None, typer.Option(envvar="STEERLAB_WORKSPACE", help="Default TASK_DIR/.steerlab.")
     ] = None,
@@ -92,6 +95,7 @@ def eval_command(
             limit=limit,
             workspace=workspace,
             batch_size=batch_size,
+            consistency_repeats=consistency,
             progress=update,
         )
     if as_json:
@@ -119,6 +123,14 @@ def eval_command(
     console.print(table)
     for comparison in results.comparisons[:1]:
         console.print(comparison.get("summary", json.dumps(comparison)))
+    for name, value in results.consistency.items():
+        kind, _, subject = name.partition(":")
+        what = "agrees with itself across seeds" if kind == "self" else "variants agree with each other"
+        note = " (deterministic)" if value.get("deterministic") else ""
+        console.print(
+            f"consistency: {subject} {what} on {value['exact']:.0%} of examples, "
+            f"same structure on {value['structure']:.0%}{note}"
+        )
     if results.minimum_detectable_difference is not None:
         console.print(
             f"With {results.n} examples a paired test detects differences of about "

@@ -28,14 +28,16 @@ def evaluate(
     limit: int | None = None,
     workspace: str | Path | None = None,
     batch_size: int = 8,
+    consistency_repeats: int = 0,
     progress: ProgressFn | None = None,
     model_loader: Callable[[str], Model] | None = None,
 ) -> EvalResults:
     """Measure ``candidates`` (default: zero-shot, fixed and nearest few-shot) on a held-out split.
 
     Uses the task's current dataset version, running ``data check`` first if there is none.
-    ``per_label`` takes a stratified slice (n per label); ``limit`` the first n by id. Results are
-    saved under ``WORKSPACE/runs/`` and returned.
+    ``per_label`` takes a stratified slice (n per label); ``limit`` the first n by id.
+    ``consistency_repeats`` > 1 also reruns each sampling candidate with that many seeds and
+    reports its self-agreement. Results are saved under ``WORKSPACE/runs/`` and returned.
     """
     task = task if isinstance(task, Task) else load_task(task)
     root = workspace_for(task, workspace)
@@ -67,6 +69,20 @@ def evaluate(
         model_loader=model_loader,
     )
     results = build_results(task, dataset.version, split, examples, runs)
+    if consistency_repeats > 1:
+        from steerlab.evaluation.consistency import self_agreement
+
+        for candidate in chosen:
+            agreement = self_agreement(
+                task,
+                candidate,
+                examples,
+                pool=dataset.train,
+                workspace=root,
+                repeats=consistency_repeats,
+                model_loader=model_loader,
+            )
+            results.consistency[f"self:{candidate.name}"] = agreement.as_dict()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     key = hashlib.sha256("".join(run.fingerprint for run in runs).encode()).hexdigest()[:8]
     results.save(root / "runs" / f"{stamp}-{key}.json")

@@ -68,6 +68,7 @@ class EvalResults:
     candidates: list[CandidateResult]
     comparisons: list[dict[str, Any]]
     minimum_detectable_difference: float | None
+    consistency: dict[str, Any] = field(default_factory=dict)
 
     def best(self) -> CandidateResult:
         return max(self.candidates, key=lambda c: c.metrics[self.primary].value)
@@ -253,8 +254,30 @@ def build_results(
     if examples and task.kind == "classify":
         best = max(float(np.mean(per_example[r.candidate.name])) for r in runs) if runs else 0.5
         mdd = float(stats.minimum_detectable_difference(len(examples), min(max(best, 0.01), 0.99)))
+    consistency: dict[str, Any] = {}
+    by_model: dict[str, list[CandidateRun]] = {}
+    for run in runs:
+        if run.candidate.retrieval is None and run.candidate.adapter is None:
+            by_model.setdefault(run.candidate.model, []).append(run)
+    for model, variants in by_model.items():
+        if len(variants) >= 2:
+            from steerlab.evaluation.consistency import cross_variant_agreement
+
+            consistency[f"cross_variant:{model}"] = {
+                "candidates": [r.candidate.name for r in variants],
+                **cross_variant_agreement(variants).as_dict(),
+            }
     return EvalResults(
-        task.name, task.kind, dataset_version, split, len(examples), primary, results, comparisons, mdd
+        task.name,
+        task.kind,
+        dataset_version,
+        split,
+        len(examples),
+        primary,
+        results,
+        comparisons,
+        mdd,
+        consistency,
     )
 
 
