@@ -97,6 +97,10 @@ def test_every_command_has_help_with_an_example() -> None:
         ["models", "list"],
         ["init"],
         ["data", "check"],
+        ["eval"],
+        ["prompts", "list"],
+        ["prompts", "show"],
+        ["prompts", "diff"],
     )
     for command in commands:
         result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
