@@ -36,11 +36,21 @@ ROOT = Path(__file__).resolve().parents[1]
 BANKING77 = ROOT.parent / "shared" / "data" / "banking77"
 
 
+def _with_labels(task, labels: list[str]):  # -> Task
+    from steerlab.task import Task
+
+    data = task.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["output"].pop("labels_file", None)
+    data["output"]["labels"] = labels
+    return Task.model_validate(data, context={"task_dir": task.dir})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--examples", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--labels", type=int, default=0, help="keep only the first N intents (0: all 77)")
     args = parser.parse_args()
     if not BANKING77.is_dir():
         print(f"BANKING77 not found at {BANKING77}", file=sys.stderr)
@@ -48,6 +58,11 @@ def main() -> int:
     task = load_task(ROOT / "examples" / "banking77")
     with (BANKING77 / "test.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
+    if args.labels:
+        # The same data with a small label set, the common case for a business task.
+        keep = task.label_names[: args.labels]
+        rows = [r for r in rows if r["category"] in keep]
+        task = _with_labels(task, keep)
     step = max(1, len(rows) // args.examples)
     examples = [Example({"text": r["text"]}, r["category"]) for r in rows[::step][: args.examples]]
     template = load_template("classify")
