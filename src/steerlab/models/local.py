@@ -351,31 +351,60 @@ class TransformersModel(Model):
             allowed = torch.cat([torch.ones(len(packs), width, shared, dtype=torch.bool), allowed], dim=2)
             key_positions = torch.cat([torch.arange(shared).expand(len(packs), shared), position_ids], dim=1)
             past = self._expand_cache(cache, len(packs))
+        head = self.model.get_output_embeddings()
+        captured: dict[str, torch.Tensor] = {}
+        hook = head.register_forward_pre_hook(lambda _module, args: captured.update(hidden=args[0]))
         started = time.perf_counter()
-        output = self.model(
-            input_ids=input_ids.to(device),
-            attention_mask=self._attention_masks(allowed, position_ids, key_positions),  # (batch, 1, q, k)
-            position_ids=position_ids.to(device),
-            past_key_values=past,
-            logits_to_keep=keep.to(device),
-            use_cache=past is not None,
-        )
+        try:
+            output = self.model(
+                input_ids=input_ids.to(device),
+                attention_mask=self._attention_masks(
+                    allowed, position_ids, key_positions
+                ),  # (batch, 1, q, k)
+                position_ids=position_ids.to(device),
+                past_key_values=past,
+                logits_to_keep=keep.to(device),
+                use_cache=past is not None,
+            )
+        finally:
+            hook.remove()
         elapsed = time.perf_counter() - started
-        # Kept logits come flattened in row-major order of the True entries of ``keep``.
-        logprobs = torch.log_softmax(output.logits.reshape(-1, output.logits.shape[-1]).float(), dim=-1)
+        # Kept positions come flattened in row-major order of the True entries of ``keep``.
+        vocab = output.logits.shape[-1]
+        normaliser = torch.logsumexp(output.logits.reshape(-1, vocab).float(), dim=-1)  # (kept,)
+        hidden = captured["hidden"].reshape(-1, captured["hidden"].shape[-1]).float()  # (kept, hidden)
         flat_index = torch.full((len(packs), width), -1, dtype=torch.long)
         flat_index[keep] = torch.arange(int(keep.sum()))
         results = []
         for row, row_targets in enumerate(targets):
             means = []
             for predictors, tokens in row_targets:
-                picked = logprobs[flat_index[row, predictors].to(logprobs.device), torch.tensor(tokens)]
-                means.append(float(picked.mean()))
+                rows = flat_index[row, predictors].to(hidden.device)
+                logit = self._label_logits(head, hidden[rows], torch.tensor(tokens, device=hidden.device))
+                means.append(float((logit - normaliser[rows]).mean()))
             prompt_tokens = packs[row].get("full_prompt_len", packs[row]["prompt_len"])
             results.append(
                 LabelScores(tuple(labels), tuple(means), input_tokens=prompt_tokens, latency_s=elapsed)
             )
         return results
+
+    def _label_logits(self, head: Any, hidden: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """The logits of ``tokens`` in fp32, one per row of ``hidden`` (the head's input).
+
+        In bf16 a logit near 20 is rounded to a multiple of 0.125, so two labels predicted at the
+        same position can tie exactly and the ranking depends on rounding. Recomputing just the
+        label tokens' logits in fp32 (a few dot products) keeps the ranking exact; the normaliser
+        (logsumexp over the vocabulary) still comes from the model's own logits, and it is the
+        same for every label at a position, so it cannot reorder them.
+        """
+        weight = head.weight[tokens].float()  # (n, hidden)
+        logit = (hidden * weight).sum(-1)
+        if getattr(head, "bias", None) is not None:
+            logit = logit + head.bias[tokens].float()
+        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        if cap:
+            logit = torch.tanh(logit / cap) * cap
+        return logit
 
     @staticmethod
     def _expand_cache(cache: Any, batch: int) -> Any:
