@@ -27,6 +27,11 @@ __all__ = ["Candidate", "Decoding", "FewShot", "Retrieval", "default_candidates"
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
+ENGINE_VERSION = 2
+"""Bumped whenever steerlab changes how a recipe turns into a prediction (parsing, scoring
+numerics, prompt assembly), so cached predictions from an older engine are not reused.
+2: label-token logits computed in fp32."""
+
 
 class _Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -106,6 +111,7 @@ class Candidate(_Recipe):
         }
         recipe = self.model_dump(mode="json", exclude={"name", "hardware"})
         payload = {
+            "engine": ENGINE_VERSION,
             "recipe": recipe,
             "template": self.load_template(task).version,
             "constraint": self.resolved_constraint(task),
