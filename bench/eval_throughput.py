@@ -3,15 +3,16 @@
 Same model, same rendered prompts (BANKING77 test examples, zero-shot classify template with all
 77 intents listed), side by side in one process:
 
-- steerlab: ``TransformersModel.score_labels`` in batches (one packed forward pass per input,
-  every label scored, no sampling);
+- steerlab: ``TransformersModel.score_labels`` in batches (over a shared-prefix KV cache; with
+  more than 16 labels, two-stage scoring reads only the label branches that could win, see
+  ``steerlab.models.label_search``; ``--full`` scores every label in one packed pass instead);
 - stock: ``model.generate`` one prompt at a time, greedy, ``max_new_tokens`` enough for the
   longest label, then the text parsed to a label (the usual way to classify with an LLM).
 
 Prints examples/s for both, the ratio, and both accuracies on the slice (the stock path can
 also produce text that is no label at all).
 
-    python bench/eval_throughput.py [--model NAME] [--examples 24] [--batch-size 8]
+    python bench/eval_throughput.py [--model NAME] [--examples 24] [--batch-size 8] [--labels N] [--full]
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--labels", type=int, default=0, help="keep only the first N intents (0: all 77)")
+    parser.add_argument(
+        "--full", action="store_true", help="score every label (no two-stage pruning), for the ablation"
+    )
     args = parser.parse_args()
     if not BANKING77.is_dir():
         print(f"BANKING77 not found at {BANKING77}", file=sys.stderr)
@@ -69,6 +73,8 @@ def main() -> int:
     prompts = [template.render(task, ex) for ex in examples]
     labels = task.label_names
     model = TransformersModel(pull(args.model), name=args.model, batch_size=args.batch_size)
+    if args.full:
+        model.prune_labels_above = len(labels)
     print(f"# {args.model} on {model.placement.describe()}, torch {torch.__version__}")
     print(
         f"# {len(examples)} BANKING77 examples, {len(labels)} labels, "

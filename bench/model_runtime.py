@@ -56,7 +56,7 @@ def stock_label_scores(model: TransformersModel, prompt: str, labels: list[str])
     prompt_ids = model.tokenizer(text, add_special_tokens=not templated)["input_ids"]
     means = []
     for label in labels:
-        cont = model._continuation_ids(text, prompt_ids, templated, label)
+        cont = model._continuation_ids(text, label)
         ids = torch.tensor([prompt_ids + cont], device=model.placement.device)
         logprobs = torch.log_softmax(model.model(input_ids=ids).logits[0].float(), dim=-1)
         means.append(

@@ -17,7 +17,7 @@ def naive_label_logprobs(model: TransformersModel, prompt, labels: list[str]) ->
     prompt_ids = model.tokenizer(text, add_special_tokens=not templated)["input_ids"]
     means = []
     for label in labels:
-        cont = model._continuation_ids(text, prompt_ids, templated, label)
+        cont = model._continuation_ids(text, label)
         with torch.inference_mode():
             logits = model.model(input_ids=torch.tensor([prompt_ids + cont])).logits[0].float()
         logprobs = torch.log_softmax(logits, dim=-1)
@@ -43,6 +43,21 @@ def test_packed_label_scoring_matches_one_pass_per_label(
         assert scores.labels == tuple(LABELS)
         assert scores.logprobs == pytest.approx(naive_label_logprobs(model, prompt, LABELS), abs=1e-4)
         assert sum(scores.probs) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("flavour", ["tiny_chat", "tiny_base"])
+def test_label_tokens_from_the_prompt_tail_equal_those_from_the_whole_prompt(
+    flavour: str, request: pytest.FixtureRequest
+) -> None:
+    model: TransformersModel = request.getfixturevalue(flavour)
+    labels = [model.label_prefix + label for label in [*LABELS, "card_payment_fee_charged", "Refund!"]]
+    for prompt in PROMPTS:
+        text, templated = model.render(prompt)
+        prompt_ids = model.tokenizer(text, add_special_tokens=not templated)["input_ids"]
+        for label in labels:
+            joint = model.tokenizer(text + label, add_special_tokens=not templated)["input_ids"]
+            assert joint[: len(prompt_ids)] == prompt_ids
+            assert model._continuation_ids(text, label) == joint[len(prompt_ids) :]
 
 
 def test_scoring_a_batch_equals_scoring_one_at_a_time(tiny_chat: TransformersModel) -> None:
@@ -159,3 +174,47 @@ def test_bf16_label_scores_have_no_rounding_ties(tiny_chat_dir) -> None:
     for prompt in ("refund please", "the card payment failed twice"):
         low = bf16.score_one(prompt, labels)
         assert len(set(low.logprobs)) == len(labels)
+
+
+MANY_LABELS = [
+    *"abcdefghijklmnop",  # single tokens: scored exactly in stage 1, they set a high bar
+    "refund",
+    "technical account",
+    "card payment fee charged",
+    "lost or stolen card",
+    "top up failed",
+    "exchange rate",
+]
+
+
+@pytest.mark.parametrize("flavour", ["tiny_chat", "tiny_base"])
+@pytest.mark.parametrize("shared", [False, True])
+def test_two_stage_scoring_picks_the_same_label_as_full_scoring(
+    flavour: str, shared: bool, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pruned scoring reads fewer label tokens, yet its best label is exactly full scoring's;
+    scored labels keep their exact score, unscored ones report an upper bound below the best."""
+    model: TransformersModel = request.getfixturevalue(flavour)
+    prompts = (
+        [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": p}] for p in ("refund", "x y")]
+        if shared
+        else PROMPTS
+    )
+    labels = [model.label_prefix + label for label in MANY_LABELS]  # as the harness passes them
+    monkeypatch.setattr(model, "prune_labels_above", 1_000)
+    full = model.score_labels(prompts, labels)
+    monkeypatch.setattr(model, "prune_labels_above", 2)
+    monkeypatch.setattr("steerlab.models.label_search.FIRST_ROUND_LABELS", 2)  # force later rounds
+    pruned = model.score_labels(prompts, labels)
+    for prompt, f, p in zip(prompts, full, pruned, strict=True):
+        assert p.best == f.best
+        assert p.confidence <= f.confidence + 1e-6
+        assert p.input_tokens == f.input_tokens == model.count_tokens(prompt)
+        best = max(f.logprobs)
+        for label, exact, reported in zip(labels, f.logprobs, p.logprobs, strict=True):
+            if label in p.bounded:
+                assert exact <= reported + 1e-5 and reported < best
+            else:
+                assert reported == pytest.approx(exact, abs=1e-4)
+    if flavour == "tiny_chat" and not shared:  # random weights rarely allow pruning; this case does
+        assert any(p.bounded for p in pruned)

@@ -27,10 +27,10 @@ __all__ = ["Candidate", "Decoding", "FewShot", "Retrieval", "default_candidates"
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 """Bumped whenever steerlab changes how a recipe turns into a prediction (parsing, scoring
 numerics, prompt assembly), so cached predictions from an older engine are not reused.
-2: label-token logits computed in fp32."""
+2: label-token logits computed in fp32. 3: two-stage label scoring above 16 labels."""
 
 
 class _Recipe(BaseModel):

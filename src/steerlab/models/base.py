@@ -106,6 +106,9 @@ class LabelScores:
     probs: tuple[float, ...] = field(init=False)
     input_tokens: int = 0
     latency_s: float = 0.0
+    bounded: frozenset[str] = frozenset()
+    """Labels left unscored by two-stage scoring: their ``logprobs`` entry is an upper bound on
+    the true score, below the best label's, so ``best`` is exact and ``confidence`` a lower bound."""
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.logprobs) or not self.labels:

@@ -11,6 +11,7 @@ for Gemma's 262k-token vocabulary.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -32,17 +33,29 @@ from steerlab.models.base import (
 )
 from steerlab.models.device import Placement, choose_placement
 from steerlab.models.hf_quiet import quiet_transformers
+from steerlab.models.label_search import score_batch_pruned
 
 __all__ = ["TransformersModel"]
 
 MIN_SHARED_PREFIX = 16
 """Shorter shared prefixes are recomputed with each batch: caching them would save little."""
 
+CONTINUATION_TAIL_CHARS = 64
+"""Characters of the prompt tokenised together with a label to find the label's tokens."""
+
+LSE_CHUNK_ROWS = 16
+"""Rows of logits converted to fp32 at once for the log-normaliser (measured: 16 beats all-at-once)."""
+
 log = logging.getLogger(__name__)
 
 
 class TransformersModel(Model):
     """A causal LM loaded with transformers from a local directory or a hub id."""
+
+    prune_labels_above = 16
+    """Label sets larger than this are scored in two stages (``label_search``): the same best
+    label, without reading every label's tokens. Smaller sets are scored in full, which gives
+    every label its exact probability."""
 
     def __init__(
         self,
@@ -185,22 +198,27 @@ class TransformersModel(Model):
 
     # -- label scoring --------------------------------------------------------------------------
 
-    def _continuation_ids(
-        self, prompt_text: str, prompt_ids: list[int], templated: bool, label: str
-    ) -> list[int]:
+    def _continuation_ids(self, prompt_text: str, label: str) -> list[int]:
         """Tokens of ``label`` as the model would see them right after the prompt.
 
-        Tokenising prompt+label together and cutting at the prompt's length respects merges at
-        the boundary (a leading space joins the label's first word); when the joint encoding
-        does not start with the prompt's tokens, the label is encoded on its own.
+        Tokenising prompt+label together and cutting at the prompt's tokens respects merges at
+        the boundary (a leading space joins the label's first word). Only the prompt's last
+        characters can take part in such a merge, so the text tokenised is its tail, and the
+        result is cached per (tail, label): with a chat template every prompt ends the same way,
+        and tokenising 77 labels after each 450-token prompt had cost as much as scoring.
         """
-        joint = self.tokenizer(prompt_text + label, add_special_tokens=not templated)["input_ids"]
-        if joint[: len(prompt_ids)] == prompt_ids and len(joint) > len(prompt_ids):
-            return joint[len(prompt_ids) :]
+        return list(self._tail_continuation(prompt_text[-CONTINUATION_TAIL_CHARS:], label))
+
+    @functools.lru_cache(maxsize=65_536)  # noqa: B019 - the model lives as long as its cache should
+    def _tail_continuation(self, tail: str, label: str) -> tuple[int, ...]:
+        tail_ids = self.tokenizer(tail, add_special_tokens=False)["input_ids"]
+        joint = self.tokenizer(tail + label, add_special_tokens=False)["input_ids"]
+        if joint[: len(tail_ids)] == tail_ids and len(joint) > len(tail_ids):
+            return tuple(joint[len(tail_ids) :])
         alone = self.tokenizer(label, add_special_tokens=False)["input_ids"]
         if not alone:
             raise ValueError(f"label {label!r} encodes to no tokens")
-        return alone
+        return tuple(alone)
 
     def _pack(self, prompt: Prompt, labels: Sequence[str]) -> dict[str, Any]:
         """Lay out one input as prompt + all labels, with the positions that score each label."""
@@ -212,7 +230,7 @@ class TransformersModel(Model):
         positions = list(range(len(prompt_ids)))
         spans: list[tuple[int, int]] = []  # (first packed index, length) of each label
         for label in labels:
-            cont = self._continuation_ids(text, prompt_ids, templated, label)
+            cont = self._continuation_ids(text, label)
             spans.append((len(ids), len(cont)))
             ids.extend(cont)
             positions.extend(range(len(prompt_ids), len(prompt_ids) + len(cont)))
@@ -273,11 +291,15 @@ class TransformersModel(Model):
         prefix = self._shared_prefix(packs)
         order = sorted(range(len(packs)), key=lambda i: len(packs[i]["ids"]))
         results: list[LabelScores | None] = [None] * len(packs)
+        pruned = len(labels) > self.prune_labels_above
         for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            for index, scores in zip(
-                batch, self._score_batch([packs[i] for i in batch], labels, prefix), strict=True
-            ):
+            batch = [packs[i] for i in order[start : start + self.batch_size]]
+            scored = (
+                score_batch_pruned(self, batch, labels, prefix)
+                if pruned
+                else self._score_batch(batch, labels, prefix)
+            )
+            for index, scores in zip(order[start : start + self.batch_size], scored, strict=True):
                 results[index] = scores
         return [r for r in results if r is not None]
 
@@ -309,7 +331,6 @@ class TransformersModel(Model):
     def _score_batch(
         self, packs: list[dict[str, Any]], labels: list[str], prefix: tuple[int, Any] | None = None
     ) -> list[LabelScores]:
-        device = self.placement.device
         shared, cache = prefix if prefix is not None else (0, None)
         if shared:
             # Score only what follows the shared prefix: shift every index by its length.
@@ -351,28 +372,10 @@ class TransformersModel(Model):
             allowed = torch.cat([torch.ones(len(packs), width, shared, dtype=torch.bool), allowed], dim=2)
             key_positions = torch.cat([torch.arange(shared).expand(len(packs), shared), position_ids], dim=1)
             past = self._expand_cache(cache, len(packs))
+        hidden, normaliser, elapsed = self._forward_kept(
+            input_ids, position_ids, allowed, key_positions, past, keep
+        )
         head = self.model.get_output_embeddings()
-        captured: dict[str, torch.Tensor] = {}
-        hook = head.register_forward_pre_hook(lambda _module, args: captured.update(hidden=args[0]))
-        started = time.perf_counter()
-        try:
-            output = self.model(
-                input_ids=input_ids.to(device),
-                attention_mask=self._attention_masks(
-                    allowed, position_ids, key_positions
-                ),  # (batch, 1, q, k)
-                position_ids=position_ids.to(device),
-                past_key_values=past,
-                logits_to_keep=keep.to(device),
-                use_cache=past is not None,
-            )
-        finally:
-            hook.remove()
-        elapsed = time.perf_counter() - started
-        # Kept positions come flattened in row-major order of the True entries of ``keep``.
-        vocab = output.logits.shape[-1]
-        normaliser = torch.logsumexp(output.logits.reshape(-1, vocab).float(), dim=-1)  # (kept,)
-        hidden = captured["hidden"].reshape(-1, captured["hidden"].shape[-1]).float()  # (kept, hidden)
         flat_index = torch.full((len(packs), width), -1, dtype=torch.long)
         flat_index[keep] = torch.arange(int(keep.sum()))
         results = []
@@ -387,6 +390,42 @@ class TransformersModel(Model):
                 LabelScores(tuple(labels), tuple(means), input_tokens=prompt_tokens, latency_s=elapsed)
             )
         return results
+
+    def _forward_kept(
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        allowed: torch.Tensor,
+        key_positions: torch.Tensor,
+        past: Any,
+        keep: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """One forward pass with a custom mask; the head's input (fp32) and the log-normaliser
+        at the ``keep`` positions, flattened in row-major order, and the seconds it took."""
+        device = self.placement.device
+        head = self.model.get_output_embeddings()
+        captured: dict[str, torch.Tensor] = {}
+        hook = head.register_forward_pre_hook(lambda _module, args: captured.update(hidden=args[0]))
+        started = time.perf_counter()
+        try:
+            output = self.model(
+                input_ids=input_ids.to(device),
+                attention_mask=self._attention_masks(allowed, position_ids, key_positions),
+                position_ids=position_ids.to(device),
+                past_key_values=past,
+                logits_to_keep=keep.to(device),
+                use_cache=past is not None,
+            )
+        finally:
+            hook.remove()
+        elapsed = time.perf_counter() - started
+        vocab = output.logits.shape[-1]
+        # The log-normaliser over the vocabulary in fp32, a few rows at a time: converting all
+        # kept rows at once (hundreds x 150k logits) spends more time moving memory than computing.
+        rows = output.logits.reshape(-1, vocab).split(LSE_CHUNK_ROWS)
+        normaliser = torch.cat([torch.logsumexp(chunk.float(), dim=-1) for chunk in rows])  # (kept,)
+        hidden = captured["hidden"].reshape(-1, captured["hidden"].shape[-1]).float()  # (kept, hidden)
+        return hidden, normaliser, elapsed
 
     def _label_logits(self, head: Any, hidden: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """The logits of ``tokens`` in fp32, one per row of ``hidden`` (the head's input).
