@@ -319,7 +319,10 @@ def test_typo_in_nested_key(tmp_path: Path) -> None:
     error = load_error(tmp_path, classify_with("  labels:", "  lables:"))
     assert (error.line, error.field) == (9, "output.lables")
     assert "task.yaml:9: field 'output.lables': unknown key 'lables'; did you mean 'labels'?" in str(error)
-    assert "Expected one of: field, labels, labels_file, other_label, schema, schema_file." in str(error)
+    assert (
+        "Expected one of: field, labels, labels_file, other_label, schema, schema_file, passages_field."
+        in str(error)
+    )
 
 
 def test_typo_inside_a_list_item(tmp_path: Path) -> None:

@@ -199,6 +199,14 @@ class OutputSpec(_Spec):
             "extract, instead of schema: a JSON file holding the schema, relative to the task folder."
         ),
     )
+    passages_field: str | None = Field(
+        None,
+        description=(
+            "answer: the column or key listing the knowledge-base passages (DOC#section ids) that "
+            "support each answer, for citation precision and retrieval hit rate; [] when the "
+            "knowledge base does not hold the answer."
+        ),
+    )
 
     @field_validator("labels", mode="before")
     @classmethod

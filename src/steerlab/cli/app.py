@@ -54,6 +54,11 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 data_app = typer.Typer(help="Validate, clean, redact, split and version a task's data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+kb_app = typer.Typer(
+    help="Knowledge bases for retrieval: ingest documents, search them, show index stats.",
+    no_args_is_help=True,
+)
+app.add_typer(kb_app, name="kb")
 
 ModelOption = Annotated[
     str,
@@ -132,6 +137,7 @@ def progress_display() -> Iterator[Callable[[str, int, int | None], None]]:
         "tokenizer": "Reading the tokenizer",
         "convert": "Dequantizing tensors",
         "save": "Writing the cached model",
+        "embed": "Embedding chunks",
     }
     with Progress(
         SpinnerColumn(),

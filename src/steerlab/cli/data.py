@@ -103,7 +103,8 @@ def data_check(
     pii = card["pii"]
     if pii["scanned"]:
         found = ", ".join(f"{k} {v}" for k, v in sorted(pii["found"].items())) or "none"
-        console.print(f"PII found and redacted: {found}")
+        action = "redacted" if pii["redacted"] else "[yellow]kept[/yellow] (cleaning.redact_pii is off)"
+        console.print(f"PII found: {found}; {action}" if pii["found"] else "PII found: none")
     for report in card["leakage"]:
         console.print(
             f"leakage vs {report['against']}: {report['exact']} exact, "

@@ -89,6 +89,7 @@ def _load_role(
             output_field=task.output.field,
             output_kind=kind,
             format=fmt,
+            passages_field=task.output.passages_field,
         )
         examples += rows
         sources.append({"path": str(path), "format": fmt, "rows": len(rows), "role": role})
@@ -152,7 +153,10 @@ def _dataset_version(splits: dict[str, list[Example]], settings: dict[str, Any])
     for name in ("train", "dev", "test"):
         digest.update(f"\n[{name}]\n".encode())
         for example in sorted(splits[name], key=lambda ex: ex.id):
-            digest.update(canonical_json({"inputs": example.inputs, "output": example.output}).encode())
+            record = {"inputs": example.inputs, "output": example.output}
+            if example.meta.get("passages") is not None:
+                record["passages"] = example.meta["passages"]
+            digest.update(canonical_json(record).encode())
             digest.update(b"\n")
     return "ds-" + digest.hexdigest()[:12]
 
@@ -337,6 +341,7 @@ def check_data(
                             "output": ex.output,
                             "source": ex.source,
                             "line": ex.line,
+                            **({"meta": ex.meta} if ex.meta else {}),
                         }
                     )
                     for ex in rows

@@ -54,7 +54,15 @@ def _read_split(path: Path) -> list[Example]:
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        rows.append(Example(record["inputs"], record["output"], record.get("source", ""), record.get("line")))
+        rows.append(
+            Example(
+                record["inputs"],
+                record["output"],
+                record.get("source", ""),
+                record.get("line"),
+                record.get("meta") or {},
+            )
+        )
     return rows
 
 

@@ -62,13 +62,15 @@ def load_examples(
     output_kind: OutputKind = "label",
     format: str = "auto",
     max_line_bytes: int = MAX_LINE_BYTES,
+    passages_field: str | None = None,
 ) -> list[Example]:
     """Load every row of ``path`` as an :class:`Example`.
 
     ``inputs`` are the task's input field names; ``output_field`` the field holding the
     expected output (None for unlabelled data). For chat JSONL the last user message fills the
     (single) input field, the system message goes to ``meta``, and the final assistant message is
-    the output.
+    the output. ``passages_field`` (answer tasks) names a list of gold passage ids, kept in
+    ``meta["passages"]``.
     """
     path = Path(path)
     if not path.is_file():
@@ -88,7 +90,10 @@ def load_examples(
         if fmt == "chat":
             examples.append(_from_chat(path, line, record, inputs, output_kind))
         else:
-            examples.append(_from_record(path, line, record, inputs, output_field, output_kind))
+            example = _from_record(path, line, record, inputs, output_field, output_kind)
+            if passages_field is not None:
+                example.meta["passages"] = _passages(path, line, record, passages_field)
+            examples.append(example)
     if not examples:
         raise DataError("file has no examples (only blank lines or a header)", path=path)
     return examples
@@ -232,6 +237,22 @@ def _from_record(
             raise DataError(f"missing (fields present: {present})", path=path, line=line, field=output_field)
         output = _output(path, line, record[output_field], kind, output_field)
     return Example(values, output, str(path), line)
+
+
+def _passages(path: Path, line: int, record: dict[str, Any], field: str) -> list[str]:
+    value = record.get(field)
+    if isinstance(value, str):  # CSV cells: JSON text, or ids separated by ";"
+        try:
+            value = json.loads(value) if value.strip().startswith("[") else value.split(";")
+        except json.JSONDecodeError as error:
+            raise DataError(
+                f"expected a list of passage ids ({error.msg})", path=path, line=line, field=field
+            ) from error
+    if value is None:
+        raise DataError("missing: a list of passage ids, [] for none", path=path, line=line, field=field)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError("expected a list of passage ids (strings)", path=path, line=line, field=field)
+    return [v.strip() for v in value if v.strip()]
 
 
 def _from_chat(

@@ -92,14 +92,30 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _context(task: Task):
+def _context(task: Task, runs: Sequence[CandidateRun] = ()):
+    """The task's contract, plus the passage of every chunk a retrieval candidate retrieved
+    (recorded with each prediction, so cached predictions carry it too)."""
     from steerlab.evaluation.metrics import MetricContext
 
+    passage_of = {
+        item["id"]: item["passage"]
+        for run in runs
+        for prediction in run.predictions
+        for item in prediction.extra.get("retrieved", ())
+    }
     return MetricContext(
         labels=tuple(task.label_names) or None,
         other_label=task.output.other_label,
         json_schema=task.json_schema,
+        passage_of=passage_of or None,
     )
+
+
+def _gold(example: Example) -> Any:
+    """An answer with its gold passages takes the metrics' mapping form."""
+    if "passages" in example.meta:
+        return {"answer": example.output, "passages": example.meta["passages"]}
+    return example.output
 
 
 def _cost_per_request(task: Task, run: CandidateRun, prediction: Prediction) -> float | None:
@@ -193,8 +209,8 @@ def build_results(
     from steerlab.evaluation import metrics as M
     from steerlab.evaluation import stats
 
-    context = _context(task)
-    golds = [example.output for example in examples]
+    context = _context(task, runs)
+    golds = [_gold(example) for example in examples]
     primary = task.metrics.primary
     names = [primary, *[g for g in task.metrics.guards if g != primary]]
     correct: dict[str, list[bool]] = {}

@@ -23,6 +23,7 @@ from steerlab.evaluation.cache import PredictionCache
 from steerlab.evaluation.prediction import Prediction
 from steerlab.fewshot import ShotSelector
 from steerlab.models.base import GenerationParams, Model
+from steerlab.retrieval.citations import numbered_sources, split_citations
 
 if TYPE_CHECKING:
     from steerlab.task import Task
@@ -30,7 +31,11 @@ if TYPE_CHECKING:
 __all__ = ["CandidateRun", "run_candidates", "stratified_slice"]
 
 ProgressFn = Callable[[str, int, int], None]
-ABSTAIN_PHRASES = ("i don't know", "i do not know", "cannot answer", "can't answer", "not enough information")
+ABSTAIN_PHRASES = (
+    *("i don't know", "i do not know", "cannot answer", "can't answer", "not enough information"),
+    *("information is missing", "sources do not", "sources don't", "not in the sources"),
+    *("not mentioned", "does not mention", "do not mention", "no information"),
+)
 
 
 @dataclass(frozen=True)
@@ -111,11 +116,15 @@ def _run_one(
     workspace: Path,
     progress: ProgressFn | None,
 ) -> CandidateRun:
+    knowledge = None
     if candidate.retrieval is not None:
-        raise UnsupportedError(
-            f"candidate {candidate.name!r} uses retrieval, which needs a knowledge-base index",
-            hint="retrieval candidates arrive with `steerlab kb ingest`; remove `retrieval:` for now",
+        knowledge = _open_knowledge_base(candidate.retrieval.index, workspace)
+        # Pin the exact index version: it enters the fingerprint, so predictions made over an
+        # older index are never reused, and the results record which index produced them.
+        pinned = candidate.retrieval.model_copy(
+            update={"index": f"{knowledge.manifest['name']}@{knowledge.version}"}
         )
+        candidate = candidate.model_copy(update={"retrieval": pinned})
     if candidate.adapter is not None:
         raise UnsupportedError(
             f"candidate {candidate.name!r} uses adapter {candidate.adapter!r}; no adapter registry yet",
@@ -140,8 +149,18 @@ def _run_one(
         constraint = candidate.resolved_constraint(task)
         for start in range(0, len(missing), batch_size):
             batch = missing[start : start + batch_size]
-            prompts = [template.render(task, ex, shots=shots[ex.id]) for ex in batch]
+            hits: list[list[Any]] = [[] for _ in batch]
+            if knowledge is not None and candidate.retrieval is not None:
+                hits = knowledge.search_many(
+                    [_query(ex) for ex in batch], k=candidate.retrieval.k, fusion=candidate.retrieval.fusion
+                )
+            prompts = [
+                template.render(task, ex, shots=shots[ex.id], sources=numbered_sources(found))
+                for ex, found in zip(batch, hits, strict=True)
+            ]
             predictions = _predict(task, candidate, model, constraint, batch, prompts)
+            if knowledge is not None:
+                predictions = [_with_citations(p, found) for p, found in zip(predictions, hits, strict=True)]
             for prediction in predictions:
                 prediction.extra["batch_size"] = len(batch)  # latency_s is the batch's wall time
             cache.put_many(fingerprint, predictions)
@@ -149,8 +168,39 @@ def _run_one(
             computed += len(predictions)
             if progress:
                 progress(candidate.name, len(cached), len(examples))
+    if knowledge is not None:
+        knowledge.close()
     ordered = [cached[ex.id] for ex in examples]
     return CandidateRun(candidate, fingerprint, ordered, computed, time.perf_counter() - started)
+
+
+def _open_knowledge_base(index: str, workspace: Path) -> Any:
+    """``NAME``, ``NAME@VERSION`` or a bare ``kb-…`` version of the default knowledge base."""
+    from steerlab.retrieval.index import KnowledgeBase
+
+    name, _, version = index.partition("@")
+    if name.startswith("kb-") and not version:
+        name, version = "default", name
+    return KnowledgeBase.open(Path(workspace), name, version or None)
+
+
+def _query(example: Example) -> str:
+    return "\n".join(str(value) for value in example.inputs.values())
+
+
+def _with_citations(prediction: Prediction, hits: Sequence[Any]) -> Prediction:
+    """Answers lose their [n] marks (scored as text) and gain the chunk ids they cite."""
+    from dataclasses import replace
+
+    output = prediction.output
+    if isinstance(output, str):
+        output, cited = split_citations(output, hits)
+    else:
+        _, cited = split_citations(prediction.raw_text, hits)
+    retrieved = [{"id": h.chunk.id, "passage": h.chunk.passage} for h in hits]
+    return replace(
+        prediction, output=output, extra={**prediction.extra, "citations": cited, "retrieved": retrieved}
+    )
 
 
 def _params(candidate: Candidate, **overrides: Any) -> GenerationParams:
