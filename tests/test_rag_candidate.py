@@ -166,3 +166,20 @@ def test_bad_gold_passages_name_the_file_line_and_field(tmp_path: Path) -> None:
         )
     assert caught.value.line == 2 and caught.value.field == "passages"
     assert "list of passage ids" in str(caught.value)
+
+
+def test_a_cite_first_answer_is_split_into_answer_and_citation(answer_task) -> None:
+    from steerlab.evaluation.runner import CITE_FIRST, _with_citations
+    from steerlab.retrieval.index import KnowledgeBase
+
+    _, workspace = answer_task
+    with KnowledgeBase.open(workspace) as knowledge:
+        hits = knowledge.search("restocking fee for a canoe", k=3)
+    generated = Prediction(
+        example_id="x", candidate="rag", output="2]\nAnswer: A $65 fee.", raw_text="2]\nAnswer: A $65 fee."
+    )
+    cited = _with_citations(generated, hits, CITE_FIRST)
+    assert cited.output == "A $65 fee."
+    assert cited.raw_text == "Source: [2]\nAnswer: A $65 fee."
+    assert cited.extra["citations"] == [hits[1].chunk.id]
+    assert [r["id"] for r in cited.extra["retrieved"]] == [h.chunk.id for h in hits]

@@ -121,6 +121,16 @@ def eval_command(
             failures,
         )
     console.print(table)
+    for c in results.candidates:
+        guards = [f"{name} {value.show()}" for name, value in c.metrics.items() if name != primary]
+        retrieval = c.details.get("retrieval")
+        if retrieval:
+            guards.append(
+                f"retrieval hit rate@{retrieval['k']} {retrieval['hit_rate'][0]:.1%}, "
+                f"MRR {retrieval['mrr'][0]:.2f}, context precision {retrieval['context_precision'][0]:.1%}"
+            )
+        if guards:
+            console.print(f"{c.name}: " + "; ".join(guards))
     for comparison in results.comparisons[:1]:
         console.print(comparison.get("summary", json.dumps(comparison)))
     for name, value in results.consistency.items():

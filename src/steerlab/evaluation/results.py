@@ -111,6 +111,18 @@ def _context(task: Task, runs: Sequence[CandidateRun] = ()):
     )
 
 
+def _retrieval_report(examples: Sequence[Example], run: CandidateRun) -> dict[str, Any] | None:
+    """Hit rate@k, MRR and context precision of what the candidate retrieved, where the data
+    names gold passages; None for candidates without retrieval or data without passages."""
+    from steerlab.retrieval.metrics import retrieval_scores
+
+    if run.candidate.retrieval is None or not any(ex.meta.get("passages") for ex in examples):
+        return None
+    retrieved = [[item["passage"] for item in p.extra.get("retrieved", ())] for p in run.predictions]
+    gold = [ex.meta.get("passages") or [] for ex in examples]
+    return retrieval_scores(retrieved, gold, k=run.candidate.retrieval.k).as_dict()
+
+
 def _gold(example: Example) -> Any:
     """An answer with its gold passages takes the metrics' mapping form."""
     if "passages" in example.meta:
@@ -237,6 +249,9 @@ def build_results(
                 details["abstention"] = asdict(M.abstention_report(golds, run.predictions, context))
         elif task.kind == "extract":
             details["fields"] = M.field_report(golds, run.predictions, context)
+        retrieval = _retrieval_report(examples, run)
+        if retrieval is not None:
+            details["retrieval"] = retrieval
         successes = float(sum(per_example[run.candidate.name]))
         results.append(
             CandidateResult(

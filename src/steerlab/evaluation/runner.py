@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["CandidateRun", "run_candidates", "stratified_slice"]
 
 ProgressFn = Callable[[str, int, int], None]
+CITE_FIRST = "Source: ["
+"""How a free-text answer over retrieved sources starts: with the number of its source."""
+
 ABSTAIN_PHRASES = (
     *("i don't know", "i do not know", "cannot answer", "can't answer", "not enough information"),
     *("information is missing", "sources do not", "sources don't", "not in the sources"),
@@ -118,7 +121,7 @@ def _run_one(
 ) -> CandidateRun:
     knowledge = None
     if candidate.retrieval is not None:
-        knowledge = _open_knowledge_base(candidate.retrieval.index, workspace)
+        knowledge = _open_knowledge_base(task, candidate.retrieval.index, workspace)
         # Pin the exact index version: it enters the fingerprint, so predictions made over an
         # older index are never reused, and the results record which index produced them.
         pinned = candidate.retrieval.model_copy(
@@ -154,13 +157,22 @@ def _run_one(
                 hits = knowledge.search_many(
                     [_query(ex) for ex in batch], k=candidate.retrieval.k, fusion=candidate.retrieval.fusion
                 )
+            # A free-text answer over sources opens with its citation ("Source: [2]"): the model
+            # picks the source first and answers from it, which small models follow far more
+            # reliably than an instruction to cite at the end (measured on examples/policy-qa).
+            prefix = CITE_FIRST if knowledge is not None and constraint == "free_text" else None
             prompts = [
-                template.render(task, ex, shots=shots[ex.id], sources=numbered_sources(found))
+                template.render(
+                    task, ex, shots=shots[ex.id], sources=numbered_sources(found), answer_prefix=prefix
+                )
                 for ex, found in zip(batch, hits, strict=True)
             ]
             predictions = _predict(task, candidate, model, constraint, batch, prompts)
             if knowledge is not None:
-                predictions = [_with_citations(p, found) for p, found in zip(predictions, hits, strict=True)]
+                predictions = [
+                    _with_citations(p, found, prefix or "")
+                    for p, found in zip(predictions, hits, strict=True)
+                ]
             for prediction in predictions:
                 prediction.extra["batch_size"] = len(batch)  # latency_s is the batch's wall time
             cache.put_many(fingerprint, predictions)
@@ -174,13 +186,21 @@ def _run_one(
     return CandidateRun(candidate, fingerprint, ordered, computed, time.perf_counter() - started)
 
 
-def _open_knowledge_base(index: str, workspace: Path) -> Any:
-    """``NAME``, ``NAME@VERSION`` or a bare ``kb-…`` version of the default knowledge base."""
-    from steerlab.retrieval.index import KnowledgeBase
+def _open_knowledge_base(task: Task, index: str, workspace: Path) -> Any:
+    """``NAME``, ``NAME@VERSION`` or a bare ``kb-…`` version of the default knowledge base.
+
+    The task's own knowledge base (``data.knowledge_base``), asked for without a version, is
+    brought up to date first: ingest is incremental, so when nothing changed this only hashes
+    the files, and an evaluation never runs against a stale index or fails for lack of one.
+    """
+    from steerlab.retrieval.index import KnowledgeBase, ingest
 
     name, _, version = index.partition("@")
     if name.startswith("kb-") and not version:
         name, version = "default", name
+    folder = task.data_paths.get("knowledge_base")
+    if name == "default" and not version and folder:
+        ingest(folder[0], Path(workspace), name=name)
     return KnowledgeBase.open(Path(workspace), name, version or None)
 
 
@@ -188,19 +208,23 @@ def _query(example: Example) -> str:
     return "\n".join(str(value) for value in example.inputs.values())
 
 
-def _with_citations(prediction: Prediction, hits: Sequence[Any]) -> Prediction:
-    """Answers lose their [n] marks (scored as text) and gain the chunk ids they cite."""
+def _with_citations(prediction: Prediction, hits: Sequence[Any], prefix: str = "") -> Prediction:
+    """Answers lose their citation marks (scored as text) and gain the chunk ids they cite."""
     from dataclasses import replace
 
+    raw = prefix + prediction.raw_text
     output = prediction.output
     if isinstance(output, str):
-        output, cited = split_citations(output, hits)
-    else:
-        _, cited = split_citations(prediction.raw_text, hits)
+        text = raw
+        if prefix and "Answer:" in text:  # "Source: [2]\nAnswer: ..." -> the answer alone
+            text = text.split("Answer:", 1)[1]
+        elif prefix:
+            text = text.split("]", 1)[-1]
+        output, _ = split_citations(text, hits)
+    _, cited = split_citations(raw, hits)
     retrieved = [{"id": h.chunk.id, "passage": h.chunk.passage} for h in hits]
-    return replace(
-        prediction, output=output, extra={**prediction.extra, "citations": cited, "retrieved": retrieved}
-    )
+    extra = {**prediction.extra, "citations": cited, "retrieved": retrieved}
+    return replace(prediction, output=output, raw_text=raw, extra=extra)
 
 
 def _params(candidate: Candidate, **overrides: Any) -> GenerationParams:

@@ -22,7 +22,7 @@ def numbered_sources(hits: Sequence[Hit]) -> list[tuple[str, str]]:
     sources = []
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
-        heading = " > ".join(part for part in (chunk.title, chunk.section) if part)
+        heading = chunk.section or chunk.title  # the section path starts with the document's title
         sources.append((str(number), f"({heading}) {chunk.text}" if heading else chunk.text))
     return sources
 

@@ -332,7 +332,11 @@ def _fill_collection(client: Any, collection: str, vectors: np.ndarray) -> None:
 
 
 def _lexical_tokens(texts: Sequence[str]) -> Any:
+    import logging
+
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
     return bm25s.tokenize(list(texts), stopwords="en", show_progress=False)
 
