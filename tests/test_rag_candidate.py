@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.test_retrieval_index import DOCS, write_kb
 
 from steerlab.candidate import Candidate, Decoding, Retrieval
 from steerlab.data.check import check_data
@@ -18,6 +17,8 @@ from steerlab.evaluation.runner import run_candidates
 from steerlab.models.local import TransformersModel
 from steerlab.retrieval.index import ingest
 from steerlab.task import load_task
+from steerlab.testing import KB_DOCS as DOCS
+from steerlab.testing import write_kb
 
 QUESTIONS = [
     ("How many days do I have to return a kayak?", "41 days", ["returns#kayaks-and-canoes"]),

@@ -11,30 +11,8 @@ from steerlab.retrieval import index as index_module
 from steerlab.retrieval.citations import numbered_sources, split_citations
 from steerlab.retrieval.index import ChunkSettings, KnowledgeBase, ingest, list_versions
 from steerlab.retrieval.metrics import retrieval_scores
-
-DOCS = {
-    "returns.md": (
-        "# Returns\n\n## Kayaks and canoes\n\nBoats can be returned within 41 days if the hull is "
-        "unscratched. A restocking fee of $65 applies to every boat return.\n\n"
-        "## Footwear\n\nShoes worn outdoors cannot be returned, only exchanged for a new size.\n"
-    ),
-    "shipping.md": (
-        "# Shipping\n\n## Warehouses\n\nOrders ship from Tacoma, Boise and Chattanooga.\n\n"
-        "## Fuel canisters\n\nGas canisters travel by ground only, never by air, because of hazmat rules.\n"
-    ),
-    "gift-cards.txt": (
-        "Gift cards never expire and carry no fees. Check a balance by texting FERNBAL to 41772.\n"
-    ),
-}
-
-
-def write_kb(folder: Path, docs: dict[str, str | bytes] = DOCS) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in docs.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return folder
+from steerlab.testing import KB_DOCS as DOCS
+from steerlab.testing import write_kb
 
 
 @pytest.fixture

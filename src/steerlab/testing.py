@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["TINY_CHAT_TEMPLATE", "build_tiny_model", "build_tiny_tokenizer"]
+__all__ = ["KB_DOCS", "TINY_CHAT_TEMPLATE", "build_tiny_model", "build_tiny_tokenizer", "write_kb"]
 
 _CORPUS = [
     "The customer asked for a refund because the card payment failed twice.",
@@ -125,3 +125,29 @@ def build_tiny_model(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+KB_DOCS = {
+    "returns.md": (
+        "# Returns\n\n## Kayaks and canoes\n\nBoats can be returned within 41 days if the hull is "
+        "unscratched. A restocking fee of $65 applies to every boat return.\n\n"
+        "## Footwear\n\nShoes worn outdoors cannot be returned, only exchanged for a new size.\n"
+    ),
+    "shipping.md": (
+        "# Shipping\n\n## Warehouses\n\nOrders ship from Tacoma, Boise and Chattanooga.\n\n"
+        "## Fuel canisters\n\nGas canisters travel by ground only, never by air, because of hazmat rules.\n"
+    ),
+    "gift-cards.txt": (
+        "Gift cards never expire and carry no fees. Check a balance by texting FERNBAL to 41772.\n"
+    ),
+}
+
+
+def write_kb(folder: Path, docs: dict[str, str | bytes] | None = None) -> Path:
+    """Write a small knowledge base (``KB_DOCS`` by default) for retrieval tests."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in (KB_DOCS if docs is None else docs).items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder

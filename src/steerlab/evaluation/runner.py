@@ -222,6 +222,8 @@ def _with_citations(prediction: Prediction, hits: Sequence[Any], prefix: str = "
             text = text.split("]", 1)[-1]
         output, _ = split_citations(text, hits)
     _, cited = split_citations(raw, hits)
+    if prediction.abstained:
+        cited = []  # "the sources do not say ..." cites nothing, whatever number it opened with
     retrieved = [{"id": h.chunk.id, "passage": h.chunk.passage} for h in hits]
     extra = {**prediction.extra, "citations": cited, "retrieved": retrieved}
     return replace(prediction, output=output, raw_text=raw, extra=extra)
