@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from steerlab.candidate import Candidate
 from steerlab.data.example import Example
-from steerlab.errors import UnsupportedError
 from steerlab.evaluation.cache import PredictionCache
 from steerlab.evaluation.prediction import Prediction
 from steerlab.fewshot import ShotSelector
@@ -71,9 +70,15 @@ class _Models:
         self._loader = loader
         self._loaded: dict[str, Model] = {}
 
-    def get(self, name: str) -> Model:
+    def get(self, name: str, directory: Path | None = None) -> Model:
+        """``directory``: a merged adapter model, loaded from there whatever the loader does."""
         if name not in self._loaded:
-            self._loaded[name] = self._loader(name)
+            if directory is not None:
+                from steerlab.models.local import TransformersModel
+
+                self._loaded[name] = TransformersModel(directory, name=name)
+            else:
+                self._loaded[name] = self._loader(name)
         return self._loaded[name]
 
 
@@ -128,11 +133,15 @@ def _run_one(
             update={"index": f"{knowledge.manifest['name']}@{knowledge.version}"}
         )
         candidate = candidate.model_copy(update={"retrieval": pinned})
+    model_key, model_dir = candidate.model, None
     if candidate.adapter is not None:
-        raise UnsupportedError(
-            f"candidate {candidate.name!r} uses adapter {candidate.adapter!r}; no adapter registry yet",
-            hint="adapters arrive with `steerlab tune`; remove `adapter:` for now",
-        )
+        from steerlab.tuning.tune import tuned_model_dir
+
+        # The full adapter id (a hash of its lineage) enters the fingerprint, so a prefix given
+        # in a candidates file and the id it resolves to share cached predictions.
+        adapter_id, model_dir = tuned_model_dir(Path(workspace), candidate.adapter, candidate.model)
+        candidate = candidate.model_copy(update={"adapter": adapter_id})
+        model_key = f"{candidate.model}+{adapter_id}"
     started = time.perf_counter()
     fingerprint = candidate.fingerprint(task)
     cache.remember_candidate(fingerprint, candidate.name, candidate.model_dump(mode="json"))
@@ -142,7 +151,7 @@ def _run_one(
         progress(candidate.name, len(cached), len(examples))
     computed = 0
     if missing:
-        model = models.get(candidate.model)
+        model = models.get(model_key, model_dir)
         template = candidate.load_template(task)
         selector = ShotSelector(candidate.few_shot, pool, cache_dir=Path(workspace) / "embeddings")
         if candidate.few_shot.strategy == "nearest" and candidate.few_shot.k:

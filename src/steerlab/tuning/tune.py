@@ -1,0 +1,155 @@
+"""``steerlab tune``: from a task and a candidate recipe to a registered adapter, resumably.
+
+The run folder is keyed by everything that defines the run (task, base model, dataset version,
+template version, hyper-parameters), so running the same command again after a crash resumes
+from the last checkpoint, and after success returns the registered adapter at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from steerlab.candidate import Candidate
+from steerlab.errors import ConfigError, UnsupportedError
+from steerlab.task import Task
+
+__all__ = ["DEV_METRIC_EXAMPLES", "tune", "tuned_model_dir"]
+
+DEV_METRIC_EXAMPLES = 200
+"""Dev examples scored for early stopping (classify): enough to rank checkpoints, cheap on a CPU."""
+
+ProgressFn = Callable[[int, int, float, float, float], None]
+
+
+def tune(
+    task: Task,
+    *,
+    candidate: Candidate | None = None,
+    model_name: str | None = None,
+    workspace: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    allow_unredacted_pii: bool = False,
+) -> Any:
+    """Train a LoRA adapter for ``task`` on its train split and register it; returns the record.
+
+    The prompt is the one ``candidate`` uses at inference (zero-shot, its template), so the
+    adapter learns to answer exactly where the evaluation will ask.
+    """
+    from steerlab.data.check import check_data, workspace_for
+    from steerlab.data.dataset import load_dataset
+    from steerlab.errors import DataError
+    from steerlab.models.catalog import load_model
+    from steerlab.models.local import TransformersModel
+    from steerlab.tuning.config import TrainConfig
+    from steerlab.tuning.examples import encode_splits
+    from steerlab.tuning.registry import register
+    from steerlab.tuning.trainer import train
+
+    candidate = candidate or Candidate(name="tuned", **({"model": model_name} if model_name else {}))
+    if model_name:
+        candidate = candidate.model_copy(update={"model": model_name})
+    if candidate.retrieval is not None or candidate.few_shot.strategy != "none":
+        raise UnsupportedError(
+            "tuning trains on the zero-shot prompt; retrieval and few-shot recipes are not supported",
+            hint="tune a zero-shot candidate, then combine the adapter with other levers in eval",
+        )
+    root = workspace_for(task, workspace)
+    try:
+        dataset = load_dataset(root, task.name)
+    except DataError:
+        check_data(task, workspace=root)
+        dataset = load_dataset(root, task.name)
+    model = load_model(candidate.model)
+    if not isinstance(model, TransformersModel):
+        raise UnsupportedError(
+            f"{candidate.model!r} is not a local model; LoRA tuning needs its weights",
+            hint="tune an embedded or local model, or export the data with `steerlab tune --export`",
+        )
+    template = candidate.load_template(task)
+    config = TrainConfig.for_task(task.kind, len(dataset.train), **(overrides or {}))
+    train_set, dev_set = encode_splits(
+        model,
+        task,
+        template,
+        dataset,
+        max_length=config.max_length,
+        allow_unredacted_pii=allow_unredacted_pii,
+    )
+    key = hashlib.sha256(
+        json.dumps(
+            {
+                "task": task.name,
+                "model": candidate.model,
+                "dataset": dataset.version,
+                "template": template.version,
+                "config": config.to_dict(),
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()[:12]
+    metric = _dev_metric(task, model, candidate, dataset) if task.kind == "classify" else None
+    result = train(
+        model,
+        train_set,
+        root / "tuning" / f"run-{key}",
+        config,
+        dev_set=dev_set,
+        metric=metric,
+        progress=progress,
+    )
+    return register(
+        root,
+        result,
+        base_model=model,
+        task_name=task.name,
+        dataset_version=dataset.version,
+        template=template,
+    )
+
+
+def _dev_metric(task: Task, model: Any, candidate: Candidate, dataset: Any) -> Callable[[Any], float]:
+    """Dev accuracy through the same label scoring the evaluation uses (the model being trained
+    carries the adapter in place, so scoring it scores the adapter)."""
+    template = candidate.load_template(task)
+    examples = sorted(dataset.dev, key=lambda ex: ex.id)[:DEV_METRIC_EXAMPLES]
+    prompts = [template.render(task, ex) for ex in examples]
+    labels = [model.label_prefix + label for label in task.label_names]
+
+    def accuracy(_peft_model: Any) -> float:
+        if not examples:
+            return 0.0
+        model._prefix = None  # the weights changed: a cached prefix KV would be stale
+        scores = model.score_labels(prompts, labels)
+        best = [s.best.removeprefix(model.label_prefix) for s in scores]
+        return sum(b == ex.output for b, ex in zip(best, examples, strict=True)) / len(examples)
+
+    return accuracy
+
+
+def tuned_model_dir(workspace: Path, adapter: str, base_model: str) -> tuple[str, Path]:
+    """The merged standalone model folder for an adapter candidate (made once, then reused).
+
+    Merging LoRA into the base weights makes inference cost exactly the base model's, and the
+    folder is an ordinary model directory every backend path already loads.
+    """
+    from steerlab.atomic import publish_directory, staging_directory
+    from steerlab.tuning.registry import load_adapter, merge_adapter
+
+    record = load_adapter(workspace, adapter)
+    if record.base_model != base_model:
+        raise ConfigError(
+            f"adapter {record.id} was trained on {record.base_model!r}, not {base_model!r}",
+            hint=f"set the candidate's model to {record.base_model!r}",
+        )
+    target = record.path.parent / f"{record.id}.merged"
+    if not target.is_dir():
+        with staging_directory(record.path.parent, f"{record.id}-merge") as staging:
+            merge_adapter(workspace, record.id, staging / "model")
+            publish_directory(staging / "model", target)
+    return record.id, target

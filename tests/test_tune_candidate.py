@@ -1,0 +1,108 @@
+"""`steerlab tune` end to end on the tiny model: train, register, evaluate the adapter as a candidate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from steerlab.candidate import Candidate
+from steerlab.cli import app
+from steerlab.data.check import check_data
+from steerlab.data.dataset import load_dataset
+from steerlab.evaluation.runner import run_candidates
+from steerlab.models.local import TransformersModel
+from steerlab.task import load_task
+from steerlab.tuning.registry import list_adapters
+from steerlab.tuning.tune import tune
+
+LABELS = ["billing", "shipping", "login"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Training on a shared 2-core machine is 10x slower with two threads (measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def task_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "task"
+    folder.mkdir()
+    rows = [
+        {"text": f"ticket {i}: a question about {LABELS[i % 3]} number {i * 7 % 31}", "label": LABELS[i % 3]}
+        for i in range(60)
+    ]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "task.yaml").write_text(
+        "name: tune-me\nkind: classify\ninputs: [text]\n"
+        "output:\n  field: label\n  labels: [billing, shipping, login]\n"
+        "data:\n  train: train.jsonl\nsplit:\n  test_fraction: 0.25\n  dev_fraction: 0.15\n"
+        "cleaning:\n  pii_kinds: []\n"
+    )
+    return folder
+
+
+def test_tune_registers_an_adapter_that_runs_as_a_candidate(
+    task_dir: Path, tiny_chat_dir: Path, tmp_path: Path
+) -> None:
+    task = load_task(task_dir)
+    workspace = tmp_path / "ws"
+    check_data(task, workspace=workspace)
+    overrides = {"max_steps": 4, "batch_size": 4, "checkpoint_every": 2, "eval_every": 2}
+    record = tune(task, model_name=str(tiny_chat_dir), workspace=workspace, overrides=overrides)
+    assert [a.id for a in list_adapters(workspace)] == [record.id]
+    assert record.lineage["training"]["steps"] == 4
+    assert record.lineage["dev_metrics"]["metric"] is not None  # dev accuracy by label scoring
+    again = tune(task, model_name=str(tiny_chat_dir), workspace=workspace, overrides=overrides)
+    assert again.id == record.id  # the finished run is found, not retrained
+
+    dataset = load_dataset(workspace, task.name)
+    tuned = Candidate(name="tuned", model=str(tiny_chat_dir), adapter=record.id[:9])
+    base = Candidate(name="base", model=str(tiny_chat_dir))
+
+    def loader(name: str) -> TransformersModel:
+        return TransformersModel(name, name=name, dtype="float32")
+
+    runs = run_candidates(
+        task, [base, tuned], dataset.test, pool=dataset.train, workspace=workspace, model_loader=loader
+    )
+    assert runs[1].candidate.adapter == record.id  # the prefix resolved and pinned
+    assert runs[0].fingerprint != runs[1].fingerprint
+    assert all(p.output in LABELS for run in runs for p in run.predictions)
+    assert (record.path.parent / f"{record.id}.merged" / "config.json").is_file()
+    rerun = run_candidates(
+        task, [tuned], dataset.test, pool=dataset.train, workspace=workspace, model_loader=loader
+    )
+    assert rerun[0].computed == 0
+
+
+def test_an_adapter_for_another_base_model_is_refused(
+    task_dir: Path, tiny_chat_dir: Path, tiny_base_dir: Path, tmp_path: Path
+) -> None:
+    from steerlab.errors import ConfigError
+
+    task = load_task(task_dir)
+    workspace = tmp_path / "ws"
+    record = tune(task, model_name=str(tiny_chat_dir), workspace=workspace, overrides={"max_steps": 1})
+    dataset = load_dataset(workspace, task.name)
+    wrong = Candidate(name="wrong", model=str(tiny_base_dir), adapter=record.id)
+    with pytest.raises(ConfigError, match="trained on"):
+        run_candidates(task, [wrong], dataset.test, pool=dataset.train, workspace=workspace)
+
+
+def test_tune_export_writes_chat_jsonl(task_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "train.chat.jsonl"
+    result = CliRunner().invoke(
+        app, ["tune", str(task_dir), "--workspace", str(tmp_path / "ws"), "--export", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines and all(line["messages"][-1]["role"] == "assistant" for line in lines)
+    assert {line["messages"][-1]["content"] for line in lines} <= set(LABELS)
