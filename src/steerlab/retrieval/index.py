@@ -326,7 +326,9 @@ def _fill_collection(client: Any, collection: str, vectors: np.ndarray) -> None:
         client.delete_collection(collection)
     client.create_collection(
         collection,
-        vectors_config=models.VectorParams(size=int(vectors.shape[1]), distance=models.Distance.COSINE),
+        # The vectors are unit length, so the dot product is the cosine; Qdrant's local mode
+        # would otherwise renormalise all 10k stored vectors on every query (12 ms vs 4.5 ms).
+        vectors_config=models.VectorParams(size=int(vectors.shape[1]), distance=models.Distance.DOT),
     )
     client.upload_collection(collection, vectors=vectors, ids=list(range(len(vectors))), batch_size=512)
 
@@ -428,12 +430,17 @@ class KnowledgeBase:
         if self._client is None:
             self._client, self._collection = self._connect()
         from qdrant_client import models
+        from threadpoolctl import threadpool_limits
 
         vectors = self.embedder.encode(queries)
-        answers = self._client.query_batch_points(
-            self._collection,
-            requests=[models.QueryRequest(query=v.tolist(), limit=depth) for v in vectors],
-        )
+        # Qdrant's local mode scores with numpy; multi-threaded BLAS there keeps spinning after
+        # the call and starves torch's threads in the next query's embedding (measured: a query
+        # took 118 ms instead of 25 on 2 cores). One BLAS thread for a 10k x 384 product is enough.
+        with threadpool_limits(limits=1, user_api="blas"):
+            answers = self._client.query_batch_points(
+                self._collection,
+                requests=[models.QueryRequest(query=v.tolist(), limit=depth) for v in vectors],
+            )
         return [[(int(p.id), float(p.score)) for p in a.points] for a in answers]
 
     def _connect(self) -> tuple[Any, str]:
