@@ -123,17 +123,11 @@ def tune_command(
 
 
 def _export(task, candidate, workspace: Path | None, out: Path, allow_unredacted_pii: bool) -> None:
-    from steerlab.data.check import check_data, workspace_for
-    from steerlab.data.dataset import load_dataset
-    from steerlab.errors import DataError
+    from steerlab.data.check import current_dataset, workspace_for
     from steerlab.tuning.export import export_chat_jsonl
 
     root = workspace_for(task, workspace)
-    try:
-        dataset = load_dataset(root, task.name)
-    except DataError:
-        check_data(task, workspace=root)
-        dataset = load_dataset(root, task.name)
+    dataset = current_dataset(task, root)
     count = export_chat_jsonl(
         dataset, task, candidate.load_template(task), out, allow_unredacted_pii=allow_unredacted_pii
     )

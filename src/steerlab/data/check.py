@@ -35,7 +35,7 @@ from steerlab.data.splits import split_examples
 if TYPE_CHECKING:
     from steerlab.task import Task
 
-__all__ = ["DataCheckResult", "check_data", "workspace_for"]
+__all__ = ["DataCheckResult", "check_data", "current_dataset", "workspace_for"]
 
 ProgressFn = Callable[[str, int, int | None], None]
 OUTPUT_KINDS: dict[str, OutputKind] = {
@@ -61,6 +61,20 @@ def workspace_for(task: Task, override: str | Path | None = None) -> Path:
 
     chosen = override or os.environ.get("STEERLAB_WORKSPACE")
     return Path(chosen).expanduser() if chosen else task.dir / ".steerlab"
+
+
+def current_dataset(task: Task, workspace: str | Path | None = None) -> Any:
+    """The task's current dataset version, running ``data check`` first when there is none
+    (evaluating or tuning a fresh task should not need a separate command)."""
+    from steerlab.data.dataset import load_dataset
+    from steerlab.errors import DataError
+
+    root = workspace_for(task, workspace)
+    try:
+        return load_dataset(root, task.name)
+    except DataError:
+        check_data(task, workspace=root)
+        return load_dataset(root, task.name)
 
 
 def _cleaning_settings(task: Task) -> CleaningSettings:

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from steerlab.candidate import Candidate, default_candidates
-from steerlab.data.check import check_data, workspace_for
-from steerlab.data.dataset import load_dataset
+from steerlab.data.check import current_dataset, workspace_for
 from steerlab.errors import ConfigError, DataError
 from steerlab.evaluation.results import EvalResults, build_results
 from steerlab.evaluation.runner import ProgressFn, run_candidates, stratified_slice
@@ -41,11 +40,7 @@ def evaluate(
     """
     task = task if isinstance(task, Task) else load_task(task)
     root = workspace_for(task, workspace)
-    try:
-        dataset = load_dataset(root, task.name)
-    except DataError:
-        check_data(task, workspace=root)
-        dataset = load_dataset(root, task.name)
+    dataset = current_dataset(task, root)
     if split not in ("test", "dev"):
         raise ConfigError(
             f"split must be test or dev, got {split!r}", hint="training examples are never scored"

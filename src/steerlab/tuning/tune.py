@@ -40,9 +40,7 @@ def tune(
     The prompt is the one ``candidate`` uses at inference (zero-shot, its template), so the
     adapter learns to answer exactly where the evaluation will ask.
     """
-    from steerlab.data.check import check_data, workspace_for
-    from steerlab.data.dataset import load_dataset
-    from steerlab.errors import DataError
+    from steerlab.data.check import current_dataset, workspace_for
     from steerlab.models.catalog import load_model
     from steerlab.models.local import TransformersModel
     from steerlab.tuning.config import TrainConfig
@@ -59,11 +57,7 @@ def tune(
             hint="tune a zero-shot candidate, then combine the adapter with other levers in eval",
         )
     root = workspace_for(task, workspace)
-    try:
-        dataset = load_dataset(root, task.name)
-    except DataError:
-        check_data(task, workspace=root)
-        dataset = load_dataset(root, task.name)
+    dataset = current_dataset(task, root)
     model = load_model(candidate.model)
     if not isinstance(model, TransformersModel):
         raise UnsupportedError(
