@@ -106,3 +106,14 @@ def test_tune_export_writes_chat_jsonl(task_dir: Path, tmp_path: Path) -> None:
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines and all(line["messages"][-1]["role"] == "assistant" for line in lines)
     assert {line["messages"][-1]["content"] for line in lines} <= set(LABELS)
+
+
+def test_tune_command_trains_and_prints_the_candidate_recipe(
+    task_dir: Path, tiny_chat_dir: Path, tmp_path: Path
+) -> None:
+    args = ["tune", str(task_dir), "--model", str(tiny_chat_dir), "--max-steps", "2", "--batch-size", "4"]
+    result = CliRunner().invoke(app, [*args, "--workspace", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    assert "adapter lora-" in result.output and "adapter: lora-" in result.output
+    (adapter,) = list_adapters(tmp_path / "ws")
+    assert adapter.lineage["training"]["steps"] == 2

@@ -30,6 +30,9 @@ def tune_command(
     rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step.")] = None,
+    max_length: Annotated[
+        int | None, typer.Option(help="Longest training sequence in tokens; longer examples are left out.")
+    ] = None,
     workspace: Annotated[
         Path | None,
         typer.Option(
@@ -80,6 +83,7 @@ def tune_command(
             "rank": rank,
             "learning_rate": learning_rate,
             "batch_size": batch_size,
+            "max_length": max_length,
         }.items()
         if value is not None
     }
@@ -88,17 +92,19 @@ def tune_command(
     with Progress(
         TextColumn("training"),
         BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} steps"),
+        TextColumn("{task.fields[steps]} steps"),
         TextColumn("loss {task.fields[loss]:.4f}"),
         TextColumn("{task.fields[rate]:.0f} tok/s"),
         TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=err_console,
     ) as bar:
-        handle = bar.add_task("train", total=None, loss=float("nan"), rate=0.0)
+        handle = bar.add_task("train", total=None, loss=float("nan"), rate=0.0, steps="-")
 
         def progress(step: int, total: int, loss: float, tokens_per_s: float, eta_s: float) -> None:
-            bar.update(handle, completed=step, total=total, loss=loss, rate=tokens_per_s)
+            bar.update(
+                handle, completed=step, total=total, loss=loss, rate=tokens_per_s, steps=f"{step}/{total}"
+            )
 
         record = tune(
             task,
