@@ -117,3 +117,21 @@ def test_tune_command_trains_and_prints_the_candidate_recipe(
     assert "adapter lora-" in result.output and "adapter: lora-" in result.output
     (adapter,) = list_adapters(tmp_path / "ws")
     assert adapter.lineage["training"]["steps"] == 2
+
+
+def test_a_tuned_candidate_can_use_the_compact_template(
+    task_dir: Path, tiny_chat_dir: Path, tmp_path: Path
+) -> None:
+    """The compact template leaves the label list out: the adapter learns the labels, so the
+    prompt (and every training and inference step) is a fraction of the length."""
+    from steerlab.data.example import Example
+
+    task = load_task(task_dir)
+    compact = Candidate(name="tuned", model=str(tiny_chat_dir), template="classify-compact")
+    full = Candidate(name="tuned", model=str(tiny_chat_dir))
+    example = Example({"text": "where is my parcel"}, "shipping")
+    short = compact.load_template(task).render(task, example)
+    long = full.load_template(task).render(task, example)
+    assert "billing" not in json.dumps(short) and "billing" in json.dumps(long)
+    record = tune(task, candidate=compact, workspace=tmp_path / "ws", overrides={"max_steps": 1})
+    assert record.lineage["template"]["name"] == "classify-compact"
