@@ -157,7 +157,7 @@ def _score_branches(
         [torch.arange(shared).expand(len(rows), shared), prompt_positions[rows], positions], dim=1
     )
     whole = len(rows) == valid.shape[0]
-    cache = past if whole else _select_rows(past, rows, offset)  # the first round needs no copy
+    cache = past if whole else model._cache_rows(past, rows, offset)  # the first round needs no copy
     started = time.perf_counter()
     hidden, normaliser, _ = model._forward_kept(ids, positions, allowed, key_positions, cache, keep)
     if whole:
@@ -190,17 +190,3 @@ def _score_branches(
                 bounds[row][label] = min(bounds[row][label], bound)
         base += len(nodes)
     return time.perf_counter() - started
-
-
-def _select_rows(cache: Any, rows: list[int], length: int) -> Any:
-    """A fresh cache with the chosen rows' first ``length`` keys (stage 1's prompt), so each
-    round starts from the prompt whatever earlier rounds appended."""
-    from transformers import DynamicCache
-
-    fresh = DynamicCache()
-    index = torch.tensor(rows)
-    for layer_index, layer in enumerate(cache.layers):
-        keys = layer.keys[index.to(layer.keys.device), :, :length].contiguous()
-        values = layer.values[index.to(layer.values.device), :, :length].contiguous()
-        fresh.update(keys, values, layer_index)
-    return fresh

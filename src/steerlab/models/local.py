@@ -93,6 +93,11 @@ class TransformersModel(Model):
         self._prefix: tuple[tuple[int, ...], Any] | None = None  # shared-prefix KV cache for scoring
         log.info("Loaded %s on %s in %.1f s", self.name, self.placement.describe(), self.load_seconds)
 
+    def weights_changed(self) -> None:
+        """Forget state computed from the weights (the shared-prefix KV cache of label scoring);
+        call after changing them in place, as LoRA training does."""
+        self._prefix = None
+
     # -- prompts ------------------------------------------------------------------------------
 
     def render(self, prompt: Prompt) -> tuple[str, bool]:
@@ -448,13 +453,20 @@ class TransformersModel(Model):
     @staticmethod
     def _expand_cache(cache: Any, batch: int) -> Any:
         """A fresh cache holding the prefix once per row (the forward pass appends to it)."""
+        return TransformersModel._cache_rows(cache, [0] * batch)
+
+    @staticmethod
+    def _cache_rows(cache: Any, rows: Sequence[int], length: int | None = None) -> Any:
+        """A fresh cache of the chosen ``rows`` (repeats allowed), cut to the first ``length``
+        keys; the cache given is left as it was."""
         from transformers import DynamicCache
 
         fresh = DynamicCache()
-        for index, layer in enumerate(cache.layers):
-            keys = layer.keys.expand(batch, *layer.keys.shape[1:]).contiguous()
-            values = layer.values.expand(batch, *layer.values.shape[1:]).contiguous()
-            fresh.update(keys, values, index)
+        index = torch.tensor(list(rows))
+        for layer_index, layer in enumerate(cache.layers):
+            keys = layer.keys[index.to(layer.keys.device), :, :length].contiguous()
+            values = layer.values[index.to(layer.values.device), :, :length].contiguous()
+            fresh.update(keys, values, layer_index)
         return fresh
 
     # -- per-token log-probabilities (used by the OpenAI-compatible server's echo) ---------------

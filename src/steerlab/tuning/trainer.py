@@ -334,7 +334,7 @@ def train(
     if best_adapter is not None:
         set_peft_model_state_dict(peft_model, best_adapter)
     peft_model.eval()
-    model._prefix = None  # the scoring KV cache was computed with other weights
+    model.weights_changed()  # the scoring KV cache was computed with other weights
     best = next((e for e in state["evals"] if e["step"] == state["best_step"]), None)
     result = TrainResult(
         run_dir=run_dir,
@@ -464,7 +464,7 @@ def _evaluate(
             dev_loss = total / count
         value = None
         if metric is not None:
-            model._prefix = None  # the scoring KV cache of the shared prompt head holds old weights
+            model.weights_changed()  # the scoring KV cache of the shared prompt head holds old weights
             value = float(metric(peft_model))
         return dev_loss, value
     finally:
@@ -514,5 +514,5 @@ def _finished(run_dir: Path, peft_model: Any, model: TransformersModel) -> Train
     set_peft_model_state_dict(peft_model, load_file(run_dir / ADAPTER / "adapter_model.safetensors"))
     remove_checkpoints(run_dir)  # left behind if the run was killed right after finishing
     peft_model.eval()
-    model._prefix = None
+    model.weights_changed()
     return TrainResult.from_dict(json.loads((run_dir / RESULT).read_text()))

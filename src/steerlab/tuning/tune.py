@@ -118,7 +118,6 @@ def _dev_metric(task: Task, model: Any, candidate: Candidate, dataset: Any) -> C
     def accuracy(_peft_model: Any) -> float:
         if not examples:
             return 0.0
-        model._prefix = None  # the weights changed: a cached prefix KV would be stale
         scores = model.score_labels(prompts, labels)
         best = [s.best.removeprefix(model.label_prefix) for s in scores]
         return sum(b == ex.output for b, ex in zip(best, examples, strict=True)) / len(examples)
