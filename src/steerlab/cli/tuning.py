@@ -56,9 +56,14 @@ def tune_command(
     killed run resumes from its last checkpoint when the same command is run again. Use the
     adapter in a candidates file as [bold]adapter: ID[/bold].
     Example: [bold]steerlab tune examples/banking77 --model gemma-3-270m --max-steps 200[/bold]
+
+    Data-parallel on several processes, unchanged: [bold]accelerate launch --multi_gpu
+    --num_processes 2 -m steerlab.cli tune TASK_DIR[/bold] (gloo on CPUs, NCCL on GPUs); each
+    step then trains on num_processes times as many examples.
     """
     from steerlab.candidate import Candidate, load_candidates
     from steerlab.task import load_task
+    from steerlab.tuning.distributed import current_world
     from steerlab.tuning.tune import tune
 
     task = load_task(task_dir)
@@ -89,6 +94,7 @@ def tune_command(
     }
     if rank is not None:
         overrides["alpha"] = 2 * rank
+    main = current_world().is_main  # under `accelerate launch`, one process reports
     with Progress(
         TextColumn("training"),
         BarColumn(),
@@ -98,6 +104,7 @@ def tune_command(
         TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=err_console,
+        disable=not main,
     ) as bar:
         handle = bar.add_task("train", total=None, loss=float("nan"), rate=0.0, steps="-")
 
@@ -115,6 +122,8 @@ def tune_command(
             progress=progress,
             allow_unredacted_pii=allow_unredacted_pii,
         )
+    if not main:
+        return
     if as_json:
         console.print_json(json.dumps({"id": record.id, "path": str(record.path), "lineage": record.lineage}))
         return

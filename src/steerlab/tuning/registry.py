@@ -172,6 +172,8 @@ def register(
         "target_modules": result.target_modules,
         "precision": result.precision,
     }
+    if result.world_size > 1:  # N processes: each step's batch is N times larger
+        recipe["world_size"] = result.world_size
     adapter_id = "lora-" + hashlib.sha256(canonical_json(recipe).encode()).hexdigest()[:12]
     lineage = {
         "format": LINEAGE_FORMAT,
@@ -197,6 +199,7 @@ def register(
             "tokens_trained": result.tokens_trained,
             "answer_tokens": result.answer_tokens,
             "wall_s": round(result.wall_s, 3),
+            "world_size": result.world_size,
             "curve": [vars(p) for p in result.curve],
             "evals": [vars(p) for p in result.evals],
         },

@@ -47,6 +47,15 @@ from steerlab.tuning.checkpoint import (
     save_checkpoint,
 )
 from steerlab.tuning.config import TrainConfig, find_target_modules
+from steerlab.tuning.distributed import (
+    World,
+    all_reduce_gradients,
+    barrier,
+    broadcast,
+    current_world,
+    gather,
+    sum_across,
+)
 from steerlab.tuning.examples import TrainingSequence
 from steerlab.tuning.loss import answer_loss_sum
 
@@ -118,6 +127,9 @@ class TrainResult:
     train_examples: int
     dev_examples: int
     resumed_from: int | None = None
+    world_size: int = 1
+    """Processes that trained it (data parallel): each optimizer step saw
+    ``batch_size * grad_accum * world_size`` examples."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -214,6 +226,12 @@ def train(
     ``model`` is changed in place: LoRA layers are injected, and at the end they hold the adapter
     with the best dev score (dev ``metric`` when given, else dev loss), so ``model`` then answers
     as the tuned model. With neither a dev set nor a metric, the last weights are kept.
+
+    Launched as several processes (``accelerate launch``, ``torchrun``), each process trains on
+    its share of every optimizer step's batches and the gradients are summed across processes
+    (:mod:`steerlab.tuning.distributed`), so N processes with ``grad_accum=1`` take the same steps
+    as one process with ``grad_accum=N``. Only the main process writes to ``run_dir``, calls
+    ``progress`` and ``metric``; every process returns the same result.
     """
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
@@ -228,20 +246,26 @@ def train(
             hint="encode the examples with max_length=config.max_length (longer ones are left out)",
         )
     dtype = resolve_precision(config.precision, model.model)  # before LoRA touches the model
+    world = current_world()
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    _check_run_spec(run_dir, config, model, train_seqs, dev_seqs)
+    problem = _check_run_spec(run_dir, config, model, train_seqs, dev_seqs, world) if world.is_main else None
+    problem = broadcast(problem)  # every process stops, not only the one that found it
+    if problem is not None:
+        raise ConfigError(problem, hint="use a new run folder, or the same settings and data to resume")
     peft_model, targets = attach_lora(model, config)
     causal_lm = peft_model.get_base_model()
-    if (run_dir / RESULT).is_file():
-        return _finished(run_dir, peft_model, model)
-    shutil.rmtree(run_dir / ADAPTER, ignore_errors=True)  # published by a run killed before result.json
+    if broadcast((run_dir / RESULT).is_file()):
+        return _finished(run_dir, peft_model, model, world)
+    if world.is_main:
+        shutil.rmtree(run_dir / ADAPTER, ignore_errors=True)  # published by a run killed before result.json
 
     device = next(causal_lm.parameters()).device
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     lengths = [len(s) for s in train_seqs]
-    groups_per_epoch = math.ceil(math.ceil(len(train_seqs) / config.batch_size) / config.grad_accum)
+    per_step = config.grad_accum * world.size  # batches in one optimizer step, over all processes
+    groups_per_epoch = math.ceil(math.ceil(len(train_seqs) / config.batch_size) / per_step)
     total = groups_per_epoch * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
@@ -251,21 +275,22 @@ def train(
     state = _fresh_state()
     best_adapter: dict[str, torch.Tensor] | None = None
     resumed_from = None
-    found = latest_checkpoint(run_dir)
+    found = broadcast(latest_checkpoint(run_dir) if world.is_main else None)
     if found is not None:
         checkpoint = load_checkpoint(found)
         set_peft_model_state_dict(peft_model, checkpoint.adapter)
         optimizer.load_state_dict(checkpoint.optimizer)
         scheduler.load_state_dict(checkpoint.scheduler)
         state, best_adapter = checkpoint.state, checkpoint.best_adapter
-        restore_rng(checkpoint.rng)
+        restore_rng(checkpoint.rng["ranks"][world.rank] if "ranks" in checkpoint.rng else checkpoint.rng)
         resumed_from = state["step"]
         log.info("Resuming %s from step %d of %d", run_dir, resumed_from, total)
     else:
-        _seed_everything(config.seed)
+        _seed_everything(config.seed + world.rank)  # dropout masks differ between processes
 
     evaluating = bool(dev_seqs) or metric is not None
     dev_batches = _dev_batches(dev_seqs, config.batch_size, model.tokenizer.pad_token_id)
+    dev_batches = dev_batches[world.rank :: world.size]
     pad = model.tokenizer.pad_token_id
     session_start, session_steps, wall_before = time.perf_counter(), 0, state["wall_s"]
 
@@ -277,18 +302,17 @@ def train(
     while state["step"] < total and not state["stopped_early"]:
         if planned is None or planned[0] != state["epoch"]:
             batches = epoch_batches(lengths, config.batch_size, config.seed, state["epoch"])
-            every_accum = range(0, len(batches), config.grad_accum)
-            planned = (state["epoch"], [batches[i : i + config.grad_accum] for i in every_accum])
+            every_step = range(0, len(batches), per_step)
+            planned = (state["epoch"], [batches[i : i + per_step] for i in every_step])
         groups = planned[1]
         step_start = time.perf_counter()
-        collated = [
-            collate([train_seqs[i] for i in batch], pad).to(device) for batch in groups[state["group"]]
-        ]
+        mine = groups[state["group"]][world.rank :: world.size]  # may be empty on the last step
+        collated = [collate([train_seqs[i] for i in batch], pad).to(device) for batch in mine]
         lr = optimizer.param_groups[0]["lr"]
-        loss = _optimizer_step(causal_lm, collated, params, optimizer, config.max_grad_norm, autocast)
+        loss, tokens, answer_tokens = _optimizer_step(
+            causal_lm, collated, params, optimizer, config.max_grad_norm, autocast
+        )
         scheduler.step()
-        tokens = sum(b.tokens for b in collated)
-        answer_tokens = sum(b.answer_tokens for b in collated)
         position = state["epoch"] + (state["group"] + 1) / len(groups)
         state["step"] += 1
         state["group"] += 1
@@ -301,14 +325,14 @@ def train(
         point = CurvePoint(state["step"], round(position, 4), loss, lr, tokens / seconds)
         state["curve"].append(asdict(point))
         session_steps += 1
-        if progress is not None:
+        if progress is not None and world.is_main:
             eta = (time.perf_counter() - session_start) / session_steps * (total - state["step"])
             progress(state["step"], total, point.loss, point.tokens_per_s, eta)
 
         last = state["step"] >= total
         every = config.eval_every
         if evaluating and (last or (every and state["step"] % every == 0) or (not every and epoch_done)):
-            dev_loss, value = _evaluate(peft_model, causal_lm, model, dev_batches, metric, autocast)
+            dev_loss, value = _evaluate(peft_model, causal_lm, model, dev_batches, metric, autocast, world)
             state["evals"].append(asdict(EvalPoint(state["step"], dev_loss, value)))
             score = value if value is not None else -float(dev_loss)  # type: ignore[arg-type]
             if state["best_score"] is None or score > state["best_score"]:
@@ -321,15 +345,17 @@ def train(
                 state["stopped_early"] = not last and state["bad_evals"] >= config.patience
         if not last and not state["stopped_early"] and state["step"] % config.checkpoint_every == 0:
             state["wall_s"] = wall_before + time.perf_counter() - session_start
-            save_checkpoint(
-                run_dir,
-                state=state,
-                adapter=get_peft_model_state_dict(peft_model),
-                best_adapter=best_adapter,
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                rng=capture_rng(),
-            )
+            rng = {"ranks": gather(capture_rng())} if world.distributed else capture_rng()
+            if world.is_main:  # the weights and optimizer are the same in every process
+                save_checkpoint(
+                    run_dir,
+                    state=state,
+                    adapter=get_peft_model_state_dict(peft_model),
+                    best_adapter=best_adapter,
+                    optimizer=optimizer.state_dict(),
+                    scheduler=scheduler.state_dict(),
+                    rng=rng,
+                )
 
     if best_adapter is not None:
         set_peft_model_state_dict(peft_model, best_adapter)
@@ -356,12 +382,15 @@ def train(
         train_examples=len(train_seqs),
         dev_examples=len(dev_seqs),
         resumed_from=resumed_from,
+        world_size=world.size,
     )
-    with staging_directory(run_dir, "adapter") as work:
-        peft_model.save_pretrained(work / ADAPTER)
-        publish_directory(work / ADAPTER, run_dir / ADAPTER)
-    atomic_write_text(run_dir / RESULT, json.dumps(result.to_dict(), indent=1))
-    remove_checkpoints(run_dir)
+    if world.is_main:
+        with staging_directory(run_dir, "adapter") as work:
+            peft_model.save_pretrained(work / ADAPTER)
+            publish_directory(work / ADAPTER, run_dir / ADAPTER)
+        atomic_write_text(run_dir / RESULT, json.dumps(result.to_dict(), indent=1))
+        remove_checkpoints(run_dir)
+    barrier()  # no process returns before the adapter it describes is on disk
     return result
 
 
@@ -372,13 +401,16 @@ def _optimizer_step(
     optimizer: torch.optim.Optimizer,
     max_grad_norm: float | None,
     autocast: Callable[[], Any],
-) -> float:
-    """One optimizer step over ``batches`` (gradient accumulation); the mean loss per answer token.
+) -> tuple[float, int, int]:
+    """One optimizer step over ``batches`` (gradient accumulation), this process's share of it.
 
-    Each micro-batch's summed loss is divided by the answer tokens of the whole step, so the
-    gradient is the same as one batch holding them all, however they were split.
+    Returns the mean loss per answer token and the tokens and answer tokens of the whole step,
+    over all processes. Each micro-batch's summed loss is divided by the answer tokens of the
+    whole step, and gradients are summed over processes, so the gradient is the same as one
+    batch holding them all, however they were split.
     """
-    answer_tokens = sum(b.answer_tokens for b in batches)
+    local = [sum(b.answer_tokens for b in batches), sum(b.tokens for b in batches)]
+    answer_tokens, tokens = (int(n) for n in sum_across(local))
     loss_sum = 0.0
     for batch in batches:
         with autocast():
@@ -387,11 +419,13 @@ def _optimizer_step(
             )
         (summed / answer_tokens).backward()
         loss_sum += float(summed.detach())
+    all_reduce_gradients(params)
     if max_grad_norm:
         torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss_sum / answer_tokens
+    (loss_sum,) = sum_across([loss_sum])
+    return loss_sum / answer_tokens, tokens, answer_tokens
 
 
 def _fresh_state() -> dict[str, Any]:
@@ -439,8 +473,12 @@ def _evaluate(
     dev_batches: list[Batch],
     metric: MetricFn | None,
     autocast: Callable[[], Any],
+    world: World,
 ) -> tuple[float | None, float | None]:
     """Dev loss per answer token and the caller's metric, leaving every random generator as it was.
+
+    Each process computes the loss on its share of ``dev_batches``; the metric runs on the main
+    process and is sent to the others, so they all take the same early-stopping decision.
 
     Restoring the generators keeps training identical whether or not (and however often) it is
     evaluated, and keeps a resumed run identical to an uninterrupted one.
@@ -448,24 +486,23 @@ def _evaluate(
     rng = capture_rng()
     peft_model.eval()
     try:
-        dev_loss = None
-        if dev_batches:
-            device = next(causal_lm.parameters()).device
-            total, count = 0.0, 0
-            with torch.no_grad(), autocast():
-                for batch in dev_batches:
-                    batch = batch.to(device)
-                    total += float(
-                        answer_loss_sum(
-                            causal_lm, batch.input_ids, batch.attention_mask, batch.predictors, batch.targets
-                        )
+        device = next(causal_lm.parameters()).device
+        total, count = 0.0, 0
+        with torch.no_grad(), autocast():
+            for batch in dev_batches:
+                batch = batch.to(device)
+                total += float(
+                    answer_loss_sum(
+                        causal_lm, batch.input_ids, batch.attention_mask, batch.predictors, batch.targets
                     )
-                    count += batch.answer_tokens
-            dev_loss = total / count
+                )
+                count += batch.answer_tokens
+        total, count = sum_across([total, count])
+        dev_loss = total / count if count else None
         value = None
         if metric is not None:
             model.weights_changed()  # the scoring KV cache of the shared prompt head holds old weights
-            value = float(metric(peft_model))
+            value = broadcast(float(metric(peft_model)) if world.is_main else None)
         return dev_loss, value
     finally:
         peft_model.train()
@@ -485,34 +522,38 @@ def _check_run_spec(
     model: TransformersModel,
     train_seqs: list[TrainingSequence],
     dev_seqs: list[TrainingSequence],
-) -> None:
-    """Record what this run trains; refuse to resume a folder started with something else."""
+    world: World,
+) -> str | None:
+    """Record what this run trains; a message when the folder was started with something else.
+
+    The number of processes is part of it: it decides which examples each step sees.
+    """
     spec = {
         "config": config.to_dict(),
         "base_model": model.source,
         "train": _fingerprint(train_seqs),
         "dev": _fingerprint(dev_seqs),
+        "world_size": world.size,
     }
     path = run_dir / RUN_SPEC
     if path.is_file():
-        before = json.loads(path.read_text())
+        before = {"world_size": 1, **json.loads(path.read_text())}
         changed = sorted(k for k in spec if before.get(k) != spec[k])
         if changed:
-            raise ConfigError(
-                f"run folder {run_dir} was started with a different {', '.join(changed)}",
-                hint="use a new run folder, or the same settings and data to resume",
-            )
-        return
+            return f"run folder {run_dir} was started with a different {', '.join(changed)}"
+        return None
     atomic_write_text(path, json.dumps(spec, indent=1))
+    return None
 
 
-def _finished(run_dir: Path, peft_model: Any, model: TransformersModel) -> TrainResult:
+def _finished(run_dir: Path, peft_model: Any, model: TransformersModel, world: World) -> TrainResult:
     """A finished run's result, with its adapter loaded into ``model``."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
     set_peft_model_state_dict(peft_model, load_file(run_dir / ADAPTER / "adapter_model.safetensors"))
-    remove_checkpoints(run_dir)  # left behind if the run was killed right after finishing
+    if world.is_main:
+        remove_checkpoints(run_dir)  # left behind if the run was killed right after finishing
     peft_model.eval()
     model.weights_changed()
     return TrainResult.from_dict(json.loads((run_dir / RESULT).read_text()))

@@ -39,13 +39,18 @@ def tune(
 
     The prompt is the one ``candidate`` uses at inference (zero-shot, its template), so the
     adapter learns to answer exactly where the evaluation will ask.
+
+    Under ``accelerate launch`` with several processes, each trains on its share of the data
+    (see :func:`steerlab.tuning.trainer.train`); the main process registers the adapter and every
+    process returns its record.
     """
     from steerlab.data.check import current_dataset, workspace_for
     from steerlab.models.catalog import load_model
     from steerlab.models.local import TransformersModel
     from steerlab.tuning.config import TrainConfig
+    from steerlab.tuning.distributed import barrier, broadcast, current_world, main_first
     from steerlab.tuning.examples import encode_splits
-    from steerlab.tuning.registry import register
+    from steerlab.tuning.registry import load_adapter, register
     from steerlab.tuning.trainer import train
 
     candidate = candidate or Candidate(name="tuned", **({"model": model_name} if model_name else {}))
@@ -56,9 +61,11 @@ def tune(
             "tuning trains on the zero-shot prompt; retrieval and few-shot recipes are not supported",
             hint="tune a zero-shot candidate, then combine the adapter with other levers in eval",
         )
+    world = current_world()
     root = workspace_for(task, workspace)
-    dataset = current_dataset(task, root)
-    model = load_model(candidate.model)
+    with main_first(world):  # one process builds the dataset version and the model cache
+        dataset = current_dataset(task, root)
+        model = load_model(candidate.model)
     if not isinstance(model, TransformersModel):
         raise UnsupportedError(
             f"{candidate.model!r} is not a local model; LoRA tuning needs its weights",
@@ -74,15 +81,18 @@ def tune(
         max_length=config.max_length,
         allow_unredacted_pii=allow_unredacted_pii,
     )
+    recipe: dict[str, Any] = {
+        "task": task.name,
+        "model": candidate.model,
+        "dataset": dataset.version,
+        "template": template.version,
+        "config": config.to_dict(),
+    }
+    if world.distributed:  # the process count decides which examples each step sees
+        recipe["world_size"] = world.size
     key = hashlib.sha256(
         json.dumps(
-            {
-                "task": task.name,
-                "model": candidate.model,
-                "dataset": dataset.version,
-                "template": template.version,
-                "config": config.to_dict(),
-            },
+            recipe,
             sort_keys=True,
             default=str,
         ).encode()
@@ -97,14 +107,19 @@ def tune(
         metric=metric,
         progress=progress,
     )
-    return register(
-        root,
-        result,
-        base_model=model,
-        task_name=task.name,
-        dataset_version=dataset.version,
-        template=template,
-    )
+    record = None
+    if world.is_main:
+        record = register(
+            root,
+            result,
+            base_model=model,
+            task_name=task.name,
+            dataset_version=dataset.version,
+            template=template,
+        )
+    adapter_id = broadcast(record.id if record is not None else None)
+    barrier()
+    return record if record is not None else load_adapter(root, adapter_id)
 
 
 def _dev_metric(task: Task, model: Any, candidate: Candidate, dataset: Any) -> Callable[[Any], float]:

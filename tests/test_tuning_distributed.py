@@ -1,0 +1,204 @@
+"""Data-parallel tuning under `accelerate launch` with two CPU processes (gloo).
+
+Two processes with one batch each per step must take the same steps as one process
+accumulating two batches, and the CLI run must register an adapter that works as a candidate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from steerlab.candidate import Candidate
+from steerlab.data.check import check_data
+from steerlab.data.dataset import load_dataset
+from steerlab.evaluation.runner import run_candidates
+from steerlab.models.local import TransformersModel
+from steerlab.prompts import load_template
+from steerlab.task import load_task
+from steerlab.tuning.config import TrainConfig
+from steerlab.tuning.examples import encode_splits
+from steerlab.tuning.registry import list_adapters
+from steerlab.tuning.trainer import TrainResult, train
+from test_runner import LABELS, make_task
+
+ACCELERATE = shutil.which("accelerate") or str(Path(sys.executable).parent / "accelerate")
+
+# Dropout off: each process draws its own masks, so only without dropout are the two runs
+# comparable step for step. 45 examples in batches of 5 make 9 batches: the last step of each
+# epoch has one batch, so the second process has nothing to do on it and must still agree.
+CONFIG = TrainConfig(
+    rank=4,
+    alpha=8,
+    dropout=0.0,
+    learning_rate=2e-3,
+    epochs=2,
+    batch_size=5,
+    eval_every=3,
+    checkpoint_every=2,
+    patience=5,
+    seed=3,
+)
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from test_tuning_distributed import CONFIG, run_training
+
+    task_dir, workspace, model_dir, run_dir = map(Path, sys.argv[2:6])
+    _, result = run_training(task_dir, workspace, model_dir, run_dir, CONFIG)
+    print("RESULT", json.dumps({"steps": result.steps, "world_size": result.world_size}), flush=True)
+    """
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("tuning-ddp")
+    task = load_task(make_task(root / "task"))
+    check_data(task, workspace=root / "ws")
+    return task, root / "ws"
+
+
+def run_training(
+    task_dir: Path, workspace: Path, model_dir: Path, run_dir: Path, config: TrainConfig
+) -> tuple[TransformersModel, TrainResult]:
+    """One training run as both this test and each launched process do it."""
+    task = load_task(task_dir)
+    dataset = load_dataset(workspace, task.name)
+    template = load_template("classify")
+    model = TransformersModel(model_dir, dtype="float32")
+    train_set, dev_set = encode_splits(model, task, template, dataset)
+    prompts = [template.render(task, ex) for ex in dataset.dev]
+
+    def accuracy(_adapter_model) -> float:
+        scores = model.score_labels(prompts, task.label_names)
+        return sum(s.best == ex.output for s, ex in zip(scores, dataset.dev, strict=True)) / len(scores)
+
+    return model, train(model, train_set, run_dir, config, dev_set=dev_set, metric=accuracy)
+
+
+def launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Two processes on this CPU, as a user would start them."""
+    with socket.socket() as probe:  # a free port, so parallel test runs do not collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        ACCELERATE,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(port),
+        *args,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_two_processes_take_the_same_steps_as_one_accumulating_two_batches(
+    prepared, tiny_chat_dir: Path, tmp_path: Path
+) -> None:
+    task, workspace = prepared
+    run_dir, script = tmp_path / "ddp", tmp_path / "launched.py"
+    script.write_text(SCRIPT)
+    here = str(Path(__file__).parent)
+    out = launch(
+        [str(script), here, str(task.dir), str(workspace), str(tiny_chat_dir), str(run_dir)], cwd=tmp_path
+    )
+    reports = [
+        json.loads(line.split(" ", 1)[1]) for line in out.stdout.splitlines() if line.startswith("RESULT")
+    ]
+    assert reports == [{"steps": 10, "world_size": 2}] * 2  # both processes, 5 steps an epoch
+
+    _, alone = run_training(
+        task.dir, workspace, tiny_chat_dir, tmp_path / "alone", CONFIG.with_overrides(grad_accum=2)
+    )
+    together = TrainResult.from_dict(json.loads((run_dir / "result.json").read_text()))
+    assert together.world_size == 2 and alone.world_size == 1
+    assert together.steps == alone.steps == 10
+    assert together.tokens_trained == alone.tokens_trained
+    assert torch.allclose(
+        torch.tensor([p.loss for p in together.curve]), torch.tensor([p.loss for p in alone.curve]), atol=1e-5
+    )
+    assert [(e.step, e.metric) for e in together.evals] == [(e.step, e.metric) for e in alone.evals]
+    assert torch.allclose(
+        torch.tensor([e.dev_loss for e in together.evals]),
+        torch.tensor([e.dev_loss for e in alone.evals]),
+        atol=1e-5,
+    )
+    a = load_file(together.adapter_dir / "adapter_model.safetensors")
+    b = load_file(alone.adapter_dir / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and a
+    assert all(torch.allclose(a[name], b[name], atol=1e-5) for name in a)
+    assert not list(run_dir.glob("checkpoint-*"))  # written during the run, removed at the end
+
+
+def test_accelerate_launch_of_steerlab_tune_registers_an_adapter_that_runs_as_a_candidate(
+    prepared, tiny_chat_dir: Path, tmp_path: Path
+) -> None:
+    task, _ = prepared
+    workspace = tmp_path / "ws"
+    out = launch(
+        [
+            "-m",
+            "steerlab.cli",
+            "tune",
+            str(task.dir),
+            "--model",
+            str(tiny_chat_dir),
+            "--max-steps",
+            "3",
+            "--batch-size",
+            "4",
+            "--workspace",
+            str(workspace),
+            "--json",
+        ],
+        cwd=tmp_path,
+    )
+    (record,) = list_adapters(workspace)
+    assert json.loads(out.stdout)["id"] == record.id  # one JSON document: one process reports
+    assert record.lineage["training"]["world_size"] == 2
+    assert record.lineage["training"]["steps"] == 3
+
+    dataset = load_dataset(workspace, task.name)
+    tuned = Candidate(name="tuned", model=str(tiny_chat_dir), adapter=record.id)
+
+    def loader(name: str) -> TransformersModel:
+        return TransformersModel(name, name=name, dtype="float32")
+
+    (run,) = run_candidates(
+        task, [tuned], dataset.test, pool=dataset.train, workspace=workspace, model_loader=loader
+    )
+    assert run.candidate.adapter == record.id
+    assert all(p.output in LABELS for p in run.predictions)
