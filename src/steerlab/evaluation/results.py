@@ -268,19 +268,26 @@ def build_results(
         )
     comparisons = []
     ranked = sorted(runs, key=lambda r: -np.mean(per_example[r.candidate.name]) if examples else 0)
-    if len(ranked) >= 2:
-        for other in ranked[1:]:
-            comparison = stats.compare(
-                primary,
-                golds,
-                ranked[0].predictions,
-                other.predictions,
-                context,
-                names=(ranked[0].candidate.name, other.candidate.name),
-            )
-            comparisons.append(
-                {"a": ranked[0].candidate.name, "b": other.candidate.name, **_comparison_dict(comparison)}
-            )
+    # The best against every other candidate, and every lever (retrieval, adapter) against the
+    # best prompt-only baseline: the decision engine judges each lever by that paired test.
+    pairs = [(ranked[0], other) for other in ranked[1:]]
+    baseline = next(
+        (r for r in ranked if r.candidate.retrieval is None and r.candidate.adapter is None), None
+    )
+    if baseline is not None:
+        done = {frozenset((a.candidate.name, b.candidate.name)) for a, b in pairs}
+        pairs += [
+            (run, baseline)
+            for run in ranked
+            if run is not baseline
+            and (run.candidate.retrieval is not None or run.candidate.adapter is not None)
+            and frozenset((run.candidate.name, baseline.candidate.name)) not in done
+        ]
+    for a, b in pairs:
+        comparison = stats.compare(
+            primary, golds, a.predictions, b.predictions, context, names=(a.candidate.name, b.candidate.name)
+        )
+        comparisons.append({"a": a.candidate.name, "b": b.candidate.name, **_comparison_dict(comparison)})
     mdd = None
     if examples and task.kind == "classify":
         best = max(float(np.mean(per_example[r.candidate.name])) for r in runs) if runs else 0.5
