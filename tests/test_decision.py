@@ -72,7 +72,15 @@ def cand(
         n=n,
         metrics={"accuracy": MetricValue(quality, max(0.0, quality - half), min(1.0, quality + half))},
         validity_rate=1.0,
-        ops={"latency_p95_s": p95_s, "cost_per_1k_usd": cost},
+        ops={
+            "latency_p50_s": p95_s / 2,
+            "latency_p95_s": p95_s,
+            "input_tokens_mean": 120.0,
+            "output_tokens_mean": 4.0,
+            "cost_per_1k_usd": cost,
+            "cost_per_success_usd": cost / 1000 / quality,
+            "seconds": 10.0,
+        },
         failures={k: (failures or {}).get(k, 0) for k in FAILURE_KINDS},
     )
 

@@ -60,9 +60,15 @@ class BreakEven:
     def pays(self) -> bool:
         return self.months_to_payback <= self.horizon_months
 
-    def describe(self) -> str:
+    @property
+    def payback_text(self) -> str:
         months = self.months_to_payback
-        payback = "never (it saves nothing per request)" if math.isinf(months) else f"{months:.1f} months"
+        if math.isinf(months):
+            return "never (it saves nothing per request)"
+        return f"{months:.1f} months" if months >= 1 else f"{months * 30.4:.1f} days"
+
+    def describe(self) -> str:
+        payback = self.payback_text
         volume = self.break_even_monthly_requests
         at = "no volume" if math.isinf(volume) else f"{volume:,.0f} requests/month"
         return (
@@ -84,6 +90,7 @@ class BreakEven:
             value = getattr(self, name)
             data[name] = None if math.isinf(value) else value
         data["pays"] = self.pays
+        data["payback_text"] = self.payback_text
         return data
 
 

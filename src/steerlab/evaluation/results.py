@@ -249,6 +249,7 @@ def build_results(
                 details["abstention"] = asdict(M.abstention_report(golds, run.predictions, context))
         elif task.kind == "extract":
             details["fields"] = M.field_report(golds, run.predictions, context)
+        details["latency_s"] = [round(p.latency_s, 5) for p in run.predictions]  # for distributions
         retrieval = _retrieval_report(examples, run)
         if retrieval is not None:
             details["retrieval"] = retrieval
