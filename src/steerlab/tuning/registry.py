@@ -150,6 +150,7 @@ def register(
     task_name: str,
     dataset_version: str,
     template: PromptTemplate,
+    train_limit: int | None = None,
 ) -> AdapterRecord:
     """Publish the adapter a training run produced, with its lineage, and return its record.
 
@@ -174,6 +175,8 @@ def register(
     }
     if result.world_size > 1:  # N processes: each step's batch is N times larger
         recipe["world_size"] = result.world_size
+    if train_limit is not None:  # a subset of the train split, for a learning curve
+        recipe["train_limit"] = train_limit
     adapter_id = "lora-" + hashlib.sha256(canonical_json(recipe).encode()).hexdigest()[:12]
     lineage = {
         "format": LINEAGE_FORMAT,
@@ -185,6 +188,7 @@ def register(
             "sha256": recipe["base_model_sha256"],
         },
         "dataset_version": dataset_version,
+        "train_limit": train_limit,
         "template": {"name": template.name, "version": template.version},
         "hyperparameters": recipe["hyperparameters"],
         "target_modules": result.target_modules,

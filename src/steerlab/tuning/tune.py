@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from steerlab.candidate import Candidate
+from steerlab.data.example import Example
 from steerlab.errors import ConfigError, UnsupportedError
 from steerlab.task import Task
 
-__all__ = ["DEV_METRIC_EXAMPLES", "tune", "tuned_model_dir"]
+__all__ = ["DEV_METRIC_EXAMPLES", "training_subset", "tune", "tuned_model_dir"]
 
 DEV_METRIC_EXAMPLES = 200
 """Dev examples scored for early stopping (classify): enough to rank checkpoints, cheap on a CPU."""
@@ -34,6 +37,7 @@ def tune(
     overrides: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
     allow_unredacted_pii: bool = False,
+    train_limit: int | None = None,
 ) -> Any:
     """Train a LoRA adapter for ``task`` on its train split and register it; returns the record.
 
@@ -43,6 +47,9 @@ def tune(
     Under ``accelerate launch`` with several processes, each trains on its share of the data
     (see :func:`steerlab.tuning.trainer.train`); the main process registers the adapter and every
     process returns its record.
+
+    ``train_limit`` trains on a fixed subset of that many training examples (stratified by label
+    for classification), for learning curves; the dev split stays whole.
     """
     from steerlab.data.check import current_dataset, workspace_for
     from steerlab.models.catalog import load_model
@@ -71,6 +78,11 @@ def tune(
             f"{candidate.model!r} is not a local model; LoRA tuning needs its weights",
             hint="tune an embedded or local model, or export the data with `steerlab tune --export`",
         )
+    limited = train_limit is not None and train_limit < len(dataset.train)
+    if limited:
+        dataset = replace(
+            dataset, train=training_subset(dataset.train, train_limit, classify=task.kind == "classify")
+        )
     template = candidate.load_template(task)
     config = TrainConfig.for_task(task.kind, len(dataset.train), **(overrides or {}))
     train_set, dev_set = encode_splits(
@@ -90,6 +102,8 @@ def tune(
     }
     if world.distributed:  # the process count decides which examples each step sees
         recipe["world_size"] = world.size
+    if limited:
+        recipe["train_limit"] = train_limit
     key = hashlib.sha256(
         json.dumps(
             recipe,
@@ -116,10 +130,29 @@ def tune(
             task_name=task.name,
             dataset_version=dataset.version,
             template=template,
+            train_limit=train_limit if limited else None,
         )
     adapter_id = broadcast(record.id if record is not None else None)
     barrier()
     return record if record is not None else load_adapter(root, adapter_id)
+
+
+def training_subset(examples: Sequence[Example], n: int, *, classify: bool, seed: int = 0) -> list[Example]:
+    """``n`` training examples chosen by seed: for classification, each label keeps its share
+    (at least one example each while ``n`` allows), so small subsets still cover the label set."""
+    ordered = sorted(examples, key=lambda ex: ex.id)
+    rng = random.Random(seed)
+    if not classify:
+        return sorted(rng.sample(ordered, n), key=lambda ex: ex.id)
+    by_label: dict[str, list[Example]] = {}
+    for example in ordered:
+        by_label.setdefault(str(example.output), []).append(example)
+    for members in by_label.values():
+        rng.shuffle(members)
+    quota = {label: max(1, round(n * len(m) / len(ordered))) for label, m in by_label.items()}
+    chosen = [ex for label, members in sorted(by_label.items()) for ex in members[: quota[label]]]
+    rng.shuffle(chosen)
+    return sorted(chosen[:n], key=lambda ex: ex.id)
 
 
 def _dev_metric(task: Task, model: Any, candidate: Candidate, dataset: Any) -> Callable[[Any], float]:

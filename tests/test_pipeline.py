@@ -1,0 +1,65 @@
+"""`steerlab run` end to end on the tiny model: every stage, a report, and a resumable rerun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from steerlab.cli import app
+from steerlab.decision import ACTIONS
+from steerlab.tuning.registry import list_adapters
+from test_runner import make_task
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_run_measures_tunes_decides_and_reports(tiny_chat_dir: Path, tmp_path: Path) -> None:
+    task_dir = make_task(tmp_path / "task", rows=150)
+    out = tmp_path / "report" / "triage.html"
+    args = [
+        "run",
+        str(task_dir),
+        "--model",
+        str(tiny_chat_dir),
+        "--tune-model",
+        str(tiny_chat_dir),
+        "--curve",
+        "0.5",
+        "--max-steps",
+        "2",
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    data = json.loads(out.with_suffix(".json").read_text())
+    names = [c["name"] for c in data["results"]["candidates"]]
+    assert {"zero-shot", "few-shot-fixed-8", "few-shot-nearest-8"} <= set(names)
+    assert any(n.startswith("tuned-") for n in names)
+    assert data["decision"]["action"] in ACTIONS
+    assert [p["train_examples"] for p in data["learning_curve"]["points"]] == [38, 75]  # half, then all
+    assert data["data_card"]["version"] == data["results"]["dataset_version"]
+    assert "recommendation" in result.output
+    assert len(list_adapters(tmp_path / "ws")) == 2
+
+    again = CliRunner().invoke(app, args)  # everything cached: same adapters, same numbers
+    assert again.exit_code == 0, again.output
+    rerun = json.loads(out.with_suffix(".json").read_text())
+    assert len(list_adapters(tmp_path / "ws")) == 2
+    assert rerun["decision"]["action"] == data["decision"]["action"]
+    assert [c["metrics"] for c in rerun["results"]["candidates"]] == [
+        c["metrics"] for c in data["results"]["candidates"]
+    ]
