@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -52,13 +54,20 @@ CONFIG = TrainConfig(
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
     from test_tuning_distributed import CONFIG, run_training
 
     task_dir, workspace, model_dir, run_dir = map(Path, sys.argv[2:6])
-    _, result = run_training(task_dir, workspace, model_dir, run_dir, CONFIG)
+    marker = Path(sys.argv[6]) if len(sys.argv) > 6 else None
+
+    def park_after_step_5(step, total, loss, tokens_per_s, eta_s):
+        if marker is not None and step == 5:  # checkpoint-4 is on disk, step 5 is not
+            marker.write_text("5")
+            time.sleep(120)
+
+    _, result = run_training(task_dir, workspace, model_dir, run_dir, CONFIG, progress=park_after_step_5)
     print("RESULT", json.dumps({"steps": result.steps, "world_size": result.world_size}), flush=True)
     """
 )
@@ -81,7 +90,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory):
 
 
 def run_training(
-    task_dir: Path, workspace: Path, model_dir: Path, run_dir: Path, config: TrainConfig
+    task_dir: Path, workspace: Path, model_dir: Path, run_dir: Path, config: TrainConfig, progress=None
 ) -> tuple[TransformersModel, TrainResult]:
     """One training run as both this test and each launched process do it."""
     task = load_task(task_dir)
@@ -95,15 +104,17 @@ def run_training(
         scores = model.score_labels(prompts, task.label_names)
         return sum(s.best == ex.output for s, ex in zip(scores, dataset.dev, strict=True)) / len(scores)
 
-    return model, train(model, train_set, run_dir, config, dev_set=dev_set, metric=accuracy)
+    return model, train(
+        model, train_set, run_dir, config, dev_set=dev_set, metric=accuracy, progress=progress
+    )
 
 
-def launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def launch_command(args: list[str]) -> list[str]:
     """Two processes on this CPU, as a user would start them."""
     with socket.socket() as probe:  # a free port, so parallel test runs do not collide
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [
+    return [
         ACCELERATE,
         "launch",
         "--multi_gpu",
@@ -119,8 +130,15 @@ def launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         str(port),
         *args,
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        launch_command(args), cwd=cwd, env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -128,22 +146,45 @@ def launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_two_processes_take_the_same_steps_as_one_accumulating_two_batches(
     prepared, tiny_chat_dir: Path, tmp_path: Path
 ) -> None:
+    """Also across a SIGKILL of both processes mid-run: the relaunch resumes from the checkpoint
+    (each process restores its own random state) and still lands on the same weights."""
     task, workspace = prepared
-    run_dir, script = tmp_path / "ddp", tmp_path / "launched.py"
+    run_dir, script, marker = tmp_path / "ddp", tmp_path / "launched.py", tmp_path / "parked"
     script.write_text(SCRIPT)
-    here = str(Path(__file__).parent)
-    out = launch(
-        [str(script), here, str(task.dir), str(workspace), str(tiny_chat_dir), str(run_dir)], cwd=tmp_path
+    args = [
+        str(script),
+        str(Path(__file__).parent),
+        str(task.dir),
+        str(workspace),
+        str(tiny_chat_dir),
+        str(run_dir),
+    ]
+    killed = subprocess.Popen(
+        launch_command([*args, str(marker)]),
+        cwd=tmp_path,
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + 180
+    while not marker.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the launched run never reached step 5"
+    os.killpg(killed.pid, signal.SIGKILL)  # the launcher and both training processes
+    killed.wait(timeout=30)
+    assert [p.name for p in run_dir.glob("checkpoint-*")] == ["checkpoint-00000004"]
+    out = launch(args, cwd=tmp_path)
     reports = [
         json.loads(line.split(" ", 1)[1]) for line in out.stdout.splitlines() if line.startswith("RESULT")
     ]
     assert reports == [{"steps": 10, "world_size": 2}] * 2  # both processes, 5 steps an epoch
+    together = TrainResult.from_dict(json.loads((run_dir / "result.json").read_text()))
+    assert together.resumed_from == 4
 
     _, alone = run_training(
         task.dir, workspace, tiny_chat_dir, tmp_path / "alone", CONFIG.with_overrides(grad_accum=2)
     )
-    together = TrainResult.from_dict(json.loads((run_dir / "result.json").read_text()))
     assert together.world_size == 2 and alone.world_size == 1
     assert together.steps == alone.steps == 10
     assert together.tokens_trained == alone.tokens_trained
