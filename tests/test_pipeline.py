@@ -63,3 +63,20 @@ def test_run_measures_tunes_decides_and_reports(tiny_chat_dir: Path, tmp_path: P
     assert [c["metrics"] for c in rerun["results"]["candidates"]] == [
         c["metrics"] for c in data["results"]["candidates"]
     ]
+
+
+def test_tuned_candidates_use_the_compact_templates() -> None:
+    """A tuned model has learned the labels or the schema: the prompt leaves them out."""
+    from steerlab.data.example import Example
+    from steerlab.pipeline import tuned_template
+    from steerlab.prompts import load_template
+    from steerlab.task import load_task
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    task = load_task(root / "ticket-triage")
+    assert tuned_template(task) == "extract-compact"
+    example = Example({"email": "Subject: help\n\nmy K2 is broken", "customer_tier": "pro"}, None)
+    compact = json.dumps(load_template("extract-compact").render(task, example))
+    full = json.dumps(load_template("extract").render(task, example))
+    assert "replacement_under_warranty" in full and "replacement_under_warranty" not in compact
+    assert len(compact) < len(full) / 3

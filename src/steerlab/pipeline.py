@@ -69,9 +69,9 @@ def baseline_candidates(task: Task, model: str) -> list[Candidate]:
 
 
 def tuned_template(task: Task) -> str:
-    """The template a tuned candidate uses: for classification, the compact one without the label
-    list (the adapter learns the labels, and the prompt is a fraction of the length)."""
-    return "classify-compact" if task.kind == "classify" else "auto"
+    """The template a tuned candidate uses: the compact one without the label list or schema (the
+    adapter learns them, and the prompt is a fraction of the length)."""
+    return {"classify": "classify-compact", "extract": "extract-compact"}.get(task.kind, "auto")
 
 
 def run_task(
