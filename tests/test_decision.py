@@ -218,7 +218,7 @@ def test_quality_without_the_cost_target_calls_for_a_fine_tune_for_cost(tmp_path
     big = cand("big-prompted", 0.95, model="large", cost=0.8)
     decision = decide(task, results(big), train_examples=5000)
     assert decision.action == "fine_tune_for_cost"
-    assert "not the latency or cost target" in decision.reasons[0]
+    assert "misses the cost target" in decision.reasons[0]
     assert decide(task, results(big), train_examples=20).action == "collect_data"
 
 
@@ -262,3 +262,16 @@ def test_the_learning_curve_fit_recovers_a_log_linear_curve() -> None:
     assert not curve.reliable(10_000) and curve.reliable(4000)
     flat = LearningCurve.of("t", "accuracy", [CurvePoint(10, 0.5), CurvePoint(100, 0.5)])
     assert flat.examples_needed(0.9) is None
+
+
+def test_a_prompt_close_on_quality_but_far_off_on_latency_is_not_iterated_on(tmp_path: Path) -> None:
+    """BANKING77's shape: nearest-8 few-shot is within its CI of the accuracy target but 70x
+    over the latency target; a better prompt cannot fix that, a tuned small model can."""
+    task = make_task(tmp_path, p95_ms=300)
+    nearest = cand("nearest-8", 0.894, p95_s=20.9, failures={"behaviour": 70, "prompt_sensitive": 12})
+    zero = cand("zero-shot", 0.219, p95_s=1.9, failures={"behaviour": 500, "prompt_sensitive": 100})
+    decision = decide(task, results(nearest, zero), train_examples=9000)
+    assert decision.action == "fine_tune_for_cost"
+    assert "within 0.6 points" in decision.reasons[0] and "misses the latency target" in decision.reasons[0]
+    fast = make_task(tmp_path, p95_ms=30_000)
+    assert decide(fast, results(nearest, zero), train_examples=9000).action == "iterate_prompt"

@@ -12,7 +12,7 @@ import sys
 
 from rich.text import Text
 
-from steerlab.cli import data, evaluation, kb, models, pipeline, prompting, prompts, tuning  # noqa: F401  (registers commands)
+from steerlab.cli import data, decision, evaluation, kb, models, pipeline, prompting, prompts, tuning  # noqa: F401  (registers commands)
 from steerlab.cli.app import app, err_console
 from steerlab.errors import SteerlabError
 

@@ -7,8 +7,8 @@ times and, when there is one, a learning curve. The branches, in the order they 
 1. Something meets every target. Ship the simplest such candidate (prompt before retrieval
    before fine-tune), except that a tuned model which also meets them *and* is cheaper wins
    when its one-off cost pays back within the horizon at the stated volume (fine-tune for cost).
-2. The quality target is met but latency or cost is not: fine-tune a smaller model for cost,
-   given enough data.
+2. The quality target is met (or close) but latency or cost is not: no prompt iteration fixes
+   that, so fine-tune a smaller model for cost, given enough data.
 3. The best prompt is close (gap within its CI or a few points) and no other lever beats it
    significantly: iterate on the prompt.
 4. Otherwise, read the best prompt's failures:
@@ -294,13 +294,29 @@ def decide(
             ["no prompt-only baseline was measured: every lever is judged against one"],
         )
 
-    # 2. Quality is there, latency or cost is not.
-    if best_prompt.meets_quality and not best_prompt.meets_all:
+    gap = (target - best_prompt.quality) if target is not None else 0.0
+    half_ci = (best_prompt.high - best_prompt.low) / 2
+    close = target is not None and gap <= max(half_ci, CLOSE_GAP)
+    others = [o for o in options if o is not best_prompt and o.lever != "prompt"]
+    beating = [(o, *tests.better(o, best_prompt)) for o in others]
+    significant_wins = [(o, s) for o, won, s in beating if won]
+    evidence["gap_to_target"] = gap
+
+    # 2. Quality is there (or close), latency or cost is not: a prompt iteration cannot fix that.
+    ops_fail = best_prompt.meets_latency is False or best_prompt.meets_cost is False
+    if (best_prompt.meets_quality or close) and ops_fail:
+        missed = " and ".join(
+            name
+            for name, ok in (("latency", best_prompt.meets_latency), ("cost", best_prompt.meets_cost))
+            if ok is False
+        )
+        level = "meets" if best_prompt.meets_quality else f"is within {gap * 100:.1f} points of"
         reasons = [
-            f"{best_prompt.show(primary)} meets the quality target {target:.1%}"
+            f"{best_prompt.show(primary)} {level} the quality target {target:.1%}"
             + _ops_clause(best_prompt, task)
-            + ", but not the latency or cost target",
-            "a smaller model tuned on this task can keep the quality at a fraction of the cost",
+            + f", but misses the {missed} target",
+            "a prompt iteration cannot fix that; a small model tuned on this task can keep the quality "
+            "at a fraction of the latency and cost",
         ]
         if enough.ok:
             return made("fine_tune_for_cost", best_prompt, "medium", [*reasons, enough.sentence])
@@ -308,15 +324,8 @@ def decide(
             "collect_data", best_prompt, "medium", [*reasons, enough.sentence], examples_needed=enough.needed
         )
 
-    gap = (target - best_prompt.quality) if target is not None else 0.0
-    half_ci = (best_prompt.high - best_prompt.low) / 2
-    others = [o for o in options if o is not best_prompt and o.lever != "prompt"]
-    beating = [(o, *tests.better(o, best_prompt)) for o in others]
-    significant_wins = [(o, s) for o, won, s in beating if won]
-    evidence["gap_to_target"] = gap
-
     # 3. Close: a prompt iteration is cheaper than a new lever.
-    if target is not None and gap <= max(half_ci, CLOSE_GAP) and not significant_wins:
+    if close and not significant_wins:
         return made(
             "iterate_prompt",
             best_prompt,

@@ -85,6 +85,30 @@ class EvalResults:
         atomic_write_text(path, self.to_json())
         return path
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalResults:
+        """Results as :meth:`to_dict` (or a saved run file) holds them."""
+        data = dict(data)
+        data["candidates"] = [
+            CandidateResult(
+                **{
+                    **c,
+                    "metrics": {name: MetricValue(**value) for name, value in c["metrics"].items()},
+                }
+            )
+            for c in data["candidates"]
+        ]
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: Path) -> EvalResults:
+        from steerlab.errors import DataError
+
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DataError(f"not a steerlab results file: {error}", path=Path(path)) from error
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
