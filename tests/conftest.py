@@ -15,6 +15,19 @@ from steerlab.models.local import TransformersModel
 from steerlab.testing import build_tiny_model
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread, for modules that train: on a shared 2-core machine, OpenMP threads
+    spin-waiting for a descheduled sibling made each step ~16x slower (measured: 36 s vs 2.2 s
+    for test_tuning_trainer's run). Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def slow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("steerlab-home-slow")

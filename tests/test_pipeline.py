@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from steerlab.cli import app
@@ -14,13 +13,7 @@ from steerlab.decision import ACTIONS
 from steerlab.tuning.registry import list_adapters
 from test_runner import make_task
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_run_measures_tunes_decides_and_reports(tiny_chat_dir: Path, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from steerlab.candidate import Candidate
@@ -22,13 +21,7 @@ from steerlab.tuning.tune import tune
 LABELS = ["billing", "shipping", "login"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Training on a shared 2-core machine is 10x slower with two threads (measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
