@@ -82,7 +82,7 @@ def test_the_report_is_one_self_contained_page_with_every_section(tmp_path: Path
     ):
         assert f'id="{anchor}"' in html
     assert html.count('<svg class="chart"') == 5  # quality/cost, latency, failures, confusion, learning curve
-    assert "A tuned small model meets the targets for less" in html
+    assert "Fine-tune for cost: a tuned small model can give the quality for less." in html
     assert "Data card: runner" in html and "<table>" in html
     # Nothing is fetched when the page opens: no scripts, stylesheets, images or fonts by URL.
     assert not re.search(r"<(script|link|img|iframe)\b", html)
@@ -102,7 +102,7 @@ def test_the_terminal_summary_names_the_recommendation(tmp_path: Path) -> None:
     console = Console(record=True, width=160)
     console.print(summary_table(evaluated, decision))
     text = console.export_text()
-    assert "small-tuned" in text and "fine-tune" in text and "tuned small model" in text
+    assert "small-tuned" in text and "fine-tune" in text and "Fine-tune for cost" in text
 
 
 def chromium() -> str | None:

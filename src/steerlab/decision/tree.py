@@ -52,7 +52,7 @@ ACTIONS: dict[str, str] = {
     "iterate_prompt": "Prompting is close: iterate on the prompt before adding a lever.",
     "add_retrieval": "The failures are missing knowledge: add retrieval.",
     "fine_tune": "The failures are behaviour or format that prompting does not fix: fine-tune.",
-    "fine_tune_for_cost": "A tuned small model meets the targets for less: fine-tune for cost.",
+    "fine_tune_for_cost": "Fine-tune for cost: a tuned small model can give the quality for less.",
     "retrieval_and_fine_tune": "Knowledge and behaviour failures both matter: retrieval plus a fine-tune.",
     "collect_data": "Fine-tuning is the lever, but there is too little data: collect more first.",
     "measure_more": "The evidence cannot tell the levers apart yet: measure more.",
@@ -318,8 +318,18 @@ def decide(
             "a prompt iteration cannot fix that; a small model tuned on this task can keep the quality "
             "at a fraction of the latency and cost",
         ]
+        tuned = [o for o in options if "fine_tune" in o.lever]
+        chosen = max(tuned, key=lambda o: o.quality) if tuned else None
+        if chosen is not None:
+            _, sentence = tests.better(chosen, best_prompt)
+            reasons.append(f"measured: {chosen.show(primary)}{_ops_clause(chosen, task)}; {sentence}")
+            if chosen.meets_quality is False:
+                reasons.append(
+                    f"{chosen.name} is not there yet ({(target - chosen.quality) * 100:.1f} points short): "
+                    "more data, epochs or a larger base model"
+                )
         if enough.ok:
-            return made("fine_tune_for_cost", best_prompt, "medium", [*reasons, enough.sentence])
+            return made("fine_tune_for_cost", chosen or best_prompt, "medium", [*reasons, enough.sentence])
         return made(
             "collect_data", best_prompt, "medium", [*reasons, enough.sentence], examples_needed=enough.needed
         )
