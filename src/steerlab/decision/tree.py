@@ -328,8 +328,22 @@ def decide(
                     f"{chosen.name} is not there yet ({(target - chosen.quality) * 100:.1f} points short): "
                     "more data, epochs or a larger base model"
                 )
+            if chosen.meets_latency is False:
+                reasons.append(
+                    f"{chosen.name} still misses the latency target ({chosen.p95_ms:.0f} ms at p95): "
+                    "serve it with a smaller batch or on faster hardware"
+                )
+        be = _break_even(task, best_prompt, chosen, walls, horizon_months) if chosen is not None else None
+        if be is not None:
+            reasons.append(be.describe())
         if enough.ok:
-            return made("fine_tune_for_cost", chosen or best_prompt, "medium", [*reasons, enough.sentence])
+            return made(
+                "fine_tune_for_cost",
+                chosen or best_prompt,
+                "medium",
+                [*reasons, enough.sentence],
+                break_even=be,
+            )
         return made(
             "collect_data", best_prompt, "medium", [*reasons, enough.sentence], examples_needed=enough.needed
         )
