@@ -18,6 +18,7 @@ and the backward pass into the activations; frozen weights need no weight gradie
 loops, so the fractions compare like the token rates do.
 
     python bench/train_throughput.py [--model gemma-3-270m] [--steps 20] [--warmup 3] [--batch-size 8]
+        [--dropout P]
 """
 
 from __future__ import annotations
@@ -165,6 +166,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3, help="steps run before the clock starts")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--examples", type=int, default=2000, help="BANKING77 train examples to draw from")
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="LoRA dropout for both loops (default: steerlab's default)",
+    )
     args = parser.parse_args()
     if not BANKING77.is_dir():
         print(f"BANKING77 not found at {BANKING77}", file=sys.stderr)
@@ -185,6 +192,7 @@ def main() -> int:
         max_steps=args.warmup + args.steps,
         checkpoint_every=10_000,
         eval_every=0,
+        **({} if args.dropout is None else {"dropout": args.dropout}),
     )
     dtype = next(model.model.parameters()).dtype
     targets = find_target_modules(model.model, config.target_modules)
@@ -213,7 +221,7 @@ def main() -> int:
     print(
         f"# {len(sequences)} BANKING77 sequences, mean {sum(lengths) / len(lengths):.1f} tokens, "
         f"answer tokens {answer_share:.1%}; batch {args.batch_size}, {args.steps} measured steps "
-        f"after {args.warmup}; LoRA r={config.rank} on {', '.join(targets)}"
+        f"after {args.warmup}; LoRA r={config.rank}, dropout {config.dropout} on {', '.join(targets)}"
     )
     print(f"# padding: length-grouped {grouped:.1%}, random batches {padded:.1%}")
     print(f"# {precision} matmul peak on this CPU: {peak / 1e9:.1f} GFLOP/s")
