@@ -149,7 +149,7 @@ def failure_chart(failures: Mapping[str, Mapping[str, int]]) -> str:
         left = [a + b for a, b in zip(left, counts, strict=True)]
     axes.invert_yaxis()
     axes.set_xlabel("wrong answers on the held-out split")
-    axes.legend(fontsize=8, ncols=3, loc="lower right")
+    figure.legend(fontsize=8, ncols=6, loc="outside lower center")  # below the axes, never over a bar
     axes.grid(alpha=0.3, axis="x")
     return _svg(figure, "failure categories")
 
