@@ -26,13 +26,12 @@ from steerlab.data.check import check_data
 from steerlab.data.dataset import load_dataset
 from steerlab.evaluation.runner import run_candidates
 from steerlab.models.local import TransformersModel
-from steerlab.prompts import load_template
 from steerlab.task import load_task
 from steerlab.tuning.config import TrainConfig
-from steerlab.tuning.examples import encode_splits
 from steerlab.tuning.registry import list_adapters
-from steerlab.tuning.trainer import TrainResult, train
+from steerlab.tuning.trainer import TrainResult
 from test_runner import LABELS, make_task
+from test_tuning_trainer import run_training as trainer_run
 
 ACCELERATE = shutil.which("accelerate") or str(Path(sys.executable).parent / "accelerate")
 
@@ -87,21 +86,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory):
 def run_training(
     task_dir: Path, workspace: Path, model_dir: Path, run_dir: Path, config: TrainConfig, progress=None
 ) -> tuple[TransformersModel, TrainResult]:
-    """One training run as both this test and each launched process do it."""
-    task = load_task(task_dir)
-    dataset = load_dataset(workspace, task.name)
-    template = load_template("classify")
-    model = TransformersModel(model_dir, dtype="float32")
-    train_set, dev_set = encode_splits(model, task, template, dataset)
-    prompts = [template.render(task, ex) for ex in dataset.dev]
-
-    def accuracy(_adapter_model) -> float:
-        scores = model.score_labels(prompts, task.label_names)
-        return sum(s.best == ex.output for s, ex in zip(scores, dataset.dev, strict=True)) / len(scores)
-
-    return model, train(
-        model, train_set, run_dir, config, dev_set=dev_set, metric=accuracy, progress=progress
-    )
+    """One training run as both this test and each launched process do it (the trainer tests' run)."""
+    return trainer_run(task_dir, workspace, model_dir, run_dir, progress=progress, config=config)
 
 
 def launch_command(args: list[str]) -> list[str]:

@@ -54,9 +54,14 @@ def prepared(tmp_path_factory: pytest.TempPathFactory):
 
 
 def run_training(
-    task_dir: Path, workspace: Path, model_dir: Path, run_dir: Path, progress=None
+    task_dir: Path,
+    workspace: Path,
+    model_dir: Path,
+    run_dir: Path,
+    progress=None,
+    config: TrainConfig = RESUME_CONFIG,
 ) -> tuple[TransformersModel, TrainResult]:
-    """One training run as both the test and its killed child process do it."""
+    """One training run as both the test and its killed child process (or launched processes) do it."""
     task = load_task(task_dir)
     dataset = load_dataset(workspace, task.name)
     template = load_template("classify")
@@ -68,9 +73,7 @@ def run_training(
         scores = model.score_labels(dev_prompts, task.label_names)
         return sum(s.best == ex.output for s, ex in zip(scores, dataset.dev, strict=True)) / len(scores)
 
-    result = train(
-        model, train_set, run_dir, RESUME_CONFIG, dev_set=dev_set, metric=accuracy, progress=progress
-    )
+    result = train(model, train_set, run_dir, config, dev_set=dev_set, metric=accuracy, progress=progress)
     return model, result
 
 
