@@ -164,10 +164,7 @@ def _card_html(card: dict[str, Any] | None) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    import numpy as np
+    """The results' encoder (numpy scalars), plus paths (the data card names its source files)."""
+    from steerlab.evaluation.results import _jsonable as results_jsonable
 
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    return str(value) if isinstance(value, Path) else results_jsonable(value)
