@@ -36,3 +36,18 @@ def test_target_modules_are_found_by_name(tiny_base_dir) -> None:
     )
     with pytest.raises(ConfigError, match="no linear layer called 'c_attn'"):
         find_target_modules(model, ("q_proj", "c_attn"))
+
+
+def test_a_token_budget_caps_steps_deterministically() -> None:
+    """`steerlab run` keeps tuning within time by a token budget turned into a step count."""
+    config = TrainConfig.for_task("extract", 100, batch_size=4)  # 25 steps an epoch, 5 epochs
+    lengths = [200] * 100  # 20,000 tokens an epoch
+    assert config.within_tokens(lengths, 200_000) == config  # 5 epochs fit: untouched
+    capped = config.within_tokens(lengths, 30_000)
+    assert capped.max_steps == 37  # 1.5 epochs of 25 steps
+    assert capped.within_tokens(lengths, 30_000) == capped
+    assert config.within_tokens(lengths, 30_000, world_size=2).max_steps == 19  # 13 steps an epoch
+    assert config.with_overrides(max_steps=10).within_tokens(lengths, 30_000).max_steps == 10
+    assert config.within_tokens(lengths, 1).max_steps == 1
+    with pytest.raises(ConfigError):
+        config.within_tokens(lengths, 0)

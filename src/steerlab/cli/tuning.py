@@ -29,6 +29,7 @@ def tune_command(
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimiser steps.")] = None,
     rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    dropout: Annotated[float | None, typer.Option(help="LoRA dropout (default 0: see TrainConfig).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step.")] = None,
     max_length: Annotated[
         int | None, typer.Option(help="Longest training sequence in tokens; longer examples are left out.")
@@ -87,6 +88,7 @@ def tune_command(
             "max_steps": max_steps,
             "rank": rank,
             "learning_rate": learning_rate,
+            "dropout": dropout,
             "batch_size": batch_size,
             "max_length": max_length,
         }.items()

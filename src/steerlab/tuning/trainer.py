@@ -46,7 +46,7 @@ from steerlab.tuning.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from steerlab.tuning.config import TrainConfig, find_target_modules
+from steerlab.tuning.config import TrainConfig, find_target_modules, steps_per_epoch
 from steerlab.tuning.distributed import (
     World,
     all_reduce_gradients,
@@ -265,8 +265,7 @@ def train(
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     lengths = [len(s) for s in train_seqs]
     per_step = config.grad_accum * world.size  # batches in one optimizer step, over all processes
-    groups_per_epoch = math.ceil(math.ceil(len(train_seqs) / config.batch_size) / per_step)
-    total = groups_per_epoch * config.epochs
+    total = steps_per_epoch(len(train_seqs), config.batch_size, per_step) * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     warmup = math.ceil(config.warmup_ratio * total)

@@ -38,6 +38,7 @@ def tune(
     progress: ProgressFn | None = None,
     allow_unredacted_pii: bool = False,
     train_limit: int | None = None,
+    token_budget: int | None = None,
 ) -> Any:
     """Train a LoRA adapter for ``task`` on its train split and register it; returns the record.
 
@@ -93,6 +94,8 @@ def tune(
         max_length=config.max_length,
         allow_unredacted_pii=allow_unredacted_pii,
     )
+    if token_budget is not None:
+        config = config.within_tokens([len(s) for s in train_set], token_budget, world.size)
     recipe: dict[str, Any] = {
         "task": task.name,
         "model": candidate.model,
