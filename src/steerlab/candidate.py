@@ -99,8 +99,12 @@ class Candidate(_Recipe):
 
         return load_template(self.template_name(task), task.dir)
 
-    def fingerprint(self, task: Task) -> str:
-        """Hash of everything that can change an answer: recipe, template wording, task contract."""
+    def fingerprint(self, task: Task, template: PromptTemplate | None = None) -> str:
+        """Hash of everything that can change an answer: recipe, template wording, task contract.
+
+        ``template`` stands in for the one the recipe names: a release checks its own snapshot
+        of the template, which must hash like the file the candidate was evaluated with.
+        """
         contract = {
             "kind": task.kind,
             "inputs": [field.name for field in task.inputs],
@@ -113,7 +117,7 @@ class Candidate(_Recipe):
         payload = {
             "engine": ENGINE_VERSION,
             "recipe": recipe,
-            "template": self.load_template(task).version,
+            "template": (template or self.load_template(task)).version,
             "constraint": self.resolved_constraint(task),
             "contract": contract,
         }

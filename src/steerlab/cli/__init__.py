@@ -12,7 +12,18 @@ import sys
 
 from rich.text import Text
 
-from steerlab.cli import data, decision, evaluation, kb, models, pipeline, prompting, prompts, tuning  # noqa: F401  (registers commands)
+from steerlab.cli import (  # noqa: F401  (registers commands)
+    data,
+    decision,
+    evaluation,
+    kb,
+    models,
+    pipeline,
+    prompting,
+    prompts,
+    release,
+    tuning,
+)
 from steerlab.cli.app import app, err_console
 from steerlab.errors import SteerlabError
 

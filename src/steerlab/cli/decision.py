@@ -25,15 +25,14 @@ def _inputs(task_dir: Path, results_file: Path | None, workspace: Path | None) -
     from steerlab.data.check import current_dataset, workspace_for
     from steerlab.decision import decide
     from steerlab.errors import ConfigError
-    from steerlab.evaluation.results import EvalResults
+    from steerlab.evaluation.results import EvalResults, latest_results_file
     from steerlab.task import load_task
     from steerlab.tuning.registry import load_adapter
 
     task = load_task(task_dir)
     root = workspace_for(task, workspace)
     if results_file is None:
-        saved = sorted((root / "runs").glob("*.json"), reverse=True)
-        results_file = next((p for p in saved if json.loads(p.read_text()).get("task") == task.name), None)
+        results_file = latest_results_file(root / "runs", task.name)
         if results_file is None:
             raise ConfigError(
                 f"no saved results for {task.name} in {root / 'runs'}",

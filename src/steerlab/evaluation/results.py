@@ -29,7 +29,7 @@ from steerlab.evaluation.runner import CandidateRun
 if TYPE_CHECKING:
     from steerlab.task import Task
 
-__all__ = ["CandidateResult", "EvalResults", "build_results", "failure_categories"]
+__all__ = ["CandidateResult", "EvalResults", "build_results", "failure_categories", "latest_results_file"]
 
 
 @dataclass
@@ -108,6 +108,21 @@ class EvalResults:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise DataError(f"not a steerlab results file: {error}", path=Path(path)) from error
+
+
+def latest_results_file(runs_dir: Path, task_name: str) -> Path | None:
+    """The newest results ``steerlab eval`` saved for ``task_name``, or None.
+
+    Run files are named by their UTC start time, so name order is time order; a workspace may
+    be shared by several tasks, hence the check of each file's ``task``.
+    """
+    for path in sorted(Path(runs_dir).glob("*.json"), reverse=True):
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("task") == task_name:
+                return path
+        except (OSError, ValueError, AttributeError):
+            continue  # not a results file; the caller's error lists where it looked
+    return None
 
 
 def _jsonable(value: Any) -> Any:
