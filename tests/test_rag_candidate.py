@@ -170,7 +170,7 @@ def test_bad_gold_passages_name_the_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_a_cite_first_answer_is_split_into_answer_and_citation(answer_task) -> None:
-    from steerlab.evaluation.runner import CITE_FIRST, _with_citations
+    from steerlab.evaluation.predictor import CITE_FIRST, _with_citations
     from steerlab.retrieval.index import KnowledgeBase
 
     _, workspace = answer_task
