@@ -62,3 +62,68 @@ def tiny_chat(tiny_chat_dir: Path) -> TransformersModel:
 @pytest.fixture(scope="session")
 def tiny_base(tiny_base_dir: Path) -> TransformersModel:
     return TransformersModel(tiny_base_dir, name="tiny-base", dtype="float32", batch_size=4)
+
+
+# Releases over real saved results (tests/test_release.py, tests/test_serving.py).
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory, tiny_chat_dir: Path) -> Path:
+    """A task, a registered adapter and one saved evaluation of three candidates (one tuned)."""
+    from steerlab.candidate import Candidate, FewShot
+    from steerlab.data.check import check_data
+    from steerlab.data.dataset import load_dataset
+    from steerlab.evaluation.evaluate import evaluate
+    from steerlab.models.local import TransformersModel
+    from steerlab.prompts import load_template
+    from steerlab.task import load_task
+    from steerlab.tuning.config import TrainConfig
+    from steerlab.tuning.examples import encode_splits
+    from steerlab.tuning.registry import register
+    from steerlab.tuning.trainer import train
+    from test_runner import make_task
+
+    root = tmp_path_factory.mktemp("release")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STEERLAB_HOME", str(root / "home"))
+        task = load_task(make_task(root / "task", rows=45))
+        workspace = root / "ws"
+        check_data(task, workspace=workspace)
+        dataset = load_dataset(workspace, task.name)
+        template = load_template("classify")
+        # Named by its folder, as a candidate names it, so the release resolves and hashes it.
+        model = TransformersModel(tiny_chat_dir, name=str(tiny_chat_dir), dtype="float32")
+        train_set, dev_set = encode_splits(model, task, template, dataset)
+        config = TrainConfig(rank=4, alpha=8, epochs=1, max_steps=2, batch_size=8, precision="float32")
+        result = train(model, train_set, root / "run", config, dev_set=dev_set)
+        adapter = register(
+            workspace,
+            result,
+            base_model=model,
+            task_name=task.name,
+            dataset_version=dataset.version,
+            template=template,
+        )
+        evaluate(
+            task,
+            [
+                Candidate(name="zero", model=str(tiny_chat_dir)),
+                Candidate(name="two-shot", model=str(tiny_chat_dir), few_shot=FewShot(strategy="fixed", k=2)),
+                Candidate(name="tuned", model=str(tiny_chat_dir), adapter=adapter.id),
+            ],
+            workspace=workspace,
+            limit=6,
+        )
+    return root
+
+
+@pytest.fixture
+def space(measured: Path, tmp_path: Path):
+    """A private copy of the measured task and workspace (tests promote, roll back and tamper)."""
+    import shutil
+
+    from steerlab.task import load_task
+
+    shutil.copytree(measured / "task", tmp_path / "task")
+    shutil.copytree(measured / "ws", tmp_path / "ws")
+    return load_task(tmp_path / "task"), tmp_path / "ws"

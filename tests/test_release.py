@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from steerlab.candidate import Candidate, FewShot
+from steerlab.candidate import Candidate
 from steerlab.cli import app
 from steerlab.errors import ConfigError, IntegrityError
 from steerlab.release import (
@@ -21,66 +20,9 @@ from steerlab.release import (
     promote,
     rollback,
 )
-from steerlab.task import load_task
 from steerlab.tuning.registry import model_hash
-from test_runner import make_task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def measured(tmp_path_factory: pytest.TempPathFactory, tiny_chat_dir: Path) -> Path:
-    """A task, a registered adapter and one saved evaluation of three candidates (one tuned)."""
-    from steerlab.data.check import check_data
-    from steerlab.data.dataset import load_dataset
-    from steerlab.evaluation.evaluate import evaluate
-    from steerlab.models.local import TransformersModel
-    from steerlab.prompts import load_template
-    from steerlab.tuning.config import TrainConfig
-    from steerlab.tuning.examples import encode_splits
-    from steerlab.tuning.registry import register
-    from steerlab.tuning.trainer import train
-
-    root = tmp_path_factory.mktemp("release")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STEERLAB_HOME", str(root / "home"))
-        task = load_task(make_task(root / "task", rows=45))
-        workspace = root / "ws"
-        check_data(task, workspace=workspace)
-        dataset = load_dataset(workspace, task.name)
-        template = load_template("classify")
-        # Named by its folder, as a candidate names it, so the release resolves and hashes it.
-        model = TransformersModel(tiny_chat_dir, name=str(tiny_chat_dir), dtype="float32")
-        train_set, dev_set = encode_splits(model, task, template, dataset)
-        config = TrainConfig(rank=4, alpha=8, epochs=1, max_steps=2, batch_size=8, precision="float32")
-        result = train(model, train_set, root / "run", config, dev_set=dev_set)
-        adapter = register(
-            workspace,
-            result,
-            base_model=model,
-            task_name=task.name,
-            dataset_version=dataset.version,
-            template=template,
-        )
-        evaluate(
-            task,
-            [
-                Candidate(name="zero", model=str(tiny_chat_dir)),
-                Candidate(name="two-shot", model=str(tiny_chat_dir), few_shot=FewShot(strategy="fixed", k=2)),
-                Candidate(name="tuned", model=str(tiny_chat_dir), adapter=adapter.id),
-            ],
-            workspace=workspace,
-            limit=6,
-        )
-    return root
-
-
-@pytest.fixture
-def space(measured: Path, tmp_path: Path):
-    """A private copy of the measured task and workspace (tests promote, roll back and tamper)."""
-    shutil.copytree(measured / "task", tmp_path / "task")
-    shutil.copytree(measured / "ws", tmp_path / "ws")
-    return load_task(tmp_path / "task"), tmp_path / "ws"
 
 
 def test_create_pins_every_version_and_is_idempotent(space, tiny_chat_dir: Path) -> None:

@@ -22,6 +22,7 @@ from steerlab.cli import (  # noqa: F401  (registers commands)
     prompting,
     prompts,
     release,
+    serve,
     tuning,
 )
 from steerlab.cli.app import app, err_console

@@ -1,0 +1,264 @@
+"""``steerlab serve``'s HTTP API: tasks' active releases behind a task endpoint and an
+OpenAI-compatible chat endpoint.
+
+Routes:
+
+- ``POST /v1/tasks/{task}/predict`` with ``{"inputs": {field: text, ...}}``: the contract-valid
+  output, its confidence and citations, the release that answered, and the route (``primary``,
+  ``fallback``, or ``escalated`` with ``output: null`` and the reason, for a human queue).
+- ``POST /v1/chat/completions``: OpenAI's wire format with ``model`` = the task name; the last
+  user message is the task's input (its only input field, or a JSON object of fields), and the
+  reply's content is the output as JSON. Any OpenAI client can call a release unchanged.
+- ``GET /healthz`` (the process is up) and ``GET /readyz`` (every task has a release loaded).
+
+Every ``/v1/`` request needs an API key (``Authorization: Bearer KEY`` or ``X-API-Key``) when the
+workspace has keys (:mod:`.security`), is held to its key's rate (429 with ``Retry-After``), and
+must declare a body no larger than ``max_body_bytes`` (413; 411 without a Content-Length).
+Every ``/v1/`` request, answered or refused, is written to the request log (inputs redacted by
+``redactor`` first) with an ``X-Request-Id`` the client also gets.
+
+Errors are JSON ``{"error": {"message", "type", "code"}}`` with a 4xx status for anything the
+client can fix; an unexpected failure is a 500 with a request id and never a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from steerlab.errors import SteerlabError
+from steerlab.serving.requestlog import LogEntry, RequestLog
+from steerlab.serving.security import KeyStore, RateLimiter
+from steerlab.serving.service import TaskService
+
+__all__ = ["create_serving_app"]
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inputs: dict[str, Any]
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[ChatMessage]
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status)
+
+
+Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def create_serving_app(
+    services: dict[str, TaskService],
+    *,
+    keys: KeyStore | None = None,
+    max_body_bytes: int = 65_536,
+    log: RequestLog | None = None,
+    redactor: Redactor | None = None,
+) -> FastAPI:
+    """The API over ``services`` (task name → service); they are started with the app."""
+    keys = keys or KeyStore([])
+    limiter = RateLimiter()
+
+    async def logged_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(redactor, inputs) if redactor else inputs
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for service in services.values():
+            await service.start()
+        yield
+        for service in services.values():
+            await service.close()
+        if log is not None:
+            log.close()
+
+    app = FastAPI(title="steerlab", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    def service_for(task: str) -> TaskService | JSONResponse:
+        if task not in services:
+            served = ", ".join(sorted(services))
+            return _error(404, f"unknown task {task!r}; served: {served}", "not_found", "task_not_found")
+        return services[task]
+
+    @app.middleware("http")
+    async def record(request: Request, call_next: Any) -> Response:
+        """Outermost: give every /v1/ request an id and log how it ended, whoever answered."""
+        if not request.url.path.startswith("/v1/"):
+            return await call_next(request)
+        request_id = uuid.uuid4().hex[:16]
+        request.state.request_id = request_id
+        request.state.entry = {}
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request_id
+        if log is not None:
+            entry = request.state.entry
+            path = request.url.path.split("/")
+            task = entry.pop("task", None) or (path[3] if len(path) > 3 and path[2] == "tasks" else "-")
+            log.write(
+                LogEntry(
+                    request_id=request_id,
+                    task=task,
+                    status=response.status_code,
+                    key_name=getattr(request.state, "key_name", None),
+                    **{"latency_s": time.perf_counter() - started, **entry},
+                )
+            )
+        return response
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        if not request.url.path.startswith("/v1/"):
+            return await call_next(request)
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None:
+                return _error(411, "a Content-Length header is required", "invalid_request_error")
+            if not length.isdigit() or int(length) > max_body_bytes:
+                return _error(413, f"request body over {max_body_bytes} bytes", "invalid_request_error")
+        if not keys.open:
+            header = request.headers.get("authorization", "")
+            given = header.removeprefix("Bearer ").strip() if header else request.headers.get("x-api-key")
+            record = keys.find(given)
+            if record is None:
+                return _error(401, "missing or unknown API key", "authentication_error", "invalid_api_key")
+            allowed, wait = limiter.allow(record.name, record.rate_per_minute)
+            if not allowed:
+                response = _error(429, f"rate limit of {record.rate_per_minute}/min", "rate_limit_error")
+                response.headers["Retry-After"] = str(max(1, round(wait)))
+                return response
+            request.state.key_name = record.name
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(422, f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail), "invalid_request_error")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex[:16]
+        return _error(500, f"internal error (request {request_id})", "server_error")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        state = {name: (s.active.id if s.active else None) for name, s in services.items()}
+        ready = all(state.values())
+        return JSONResponse({"ready": ready, "releases": state}, status_code=200 if ready else 503)
+
+    async def answer_for(request: Request, service: TaskService, inputs: dict[str, Any]) -> Any:
+        """The service's answer, with what the log needs put on the request."""
+        entry = request.state.entry
+        entry.update(task=service.task.name, inputs=await logged_inputs(inputs))
+        try:
+            answer = await service.predict(inputs)
+        except SteerlabError as error:
+            entry["reason"] = error.message
+            raise
+        entry.update(
+            release=answer.release,
+            route=answer.route,
+            confidence=answer.confidence,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            output=answer.output,
+            reason=answer.reason,
+        )
+        return answer
+
+    @app.post("/v1/tasks/{task}/predict")
+    async def predict(task: str, body: PredictRequest, request: Request) -> JSONResponse:
+        service = service_for(task)
+        if isinstance(service, JSONResponse):
+            return service
+        try:
+            answer = await answer_for(request, service, body.inputs)
+        except SteerlabError as error:
+            return _error(422, error.message, "invalid_request_error", "invalid_inputs")
+        return JSONResponse({"task": task, "request_id": request.state.request_id, **answer.to_dict()})
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatRequest, request: Request) -> JSONResponse:
+        service = service_for(body.model)
+        if isinstance(service, JSONResponse):
+            return service
+        user = [m.content for m in body.messages if m.role == "user"]
+        if not user:
+            return _error(422, "messages: no user message", "invalid_request_error")
+        names = [f.name for f in service.task.inputs]
+        try:
+            inputs = _chat_inputs(user[-1], names)
+            answer = await answer_for(request, service, inputs)
+        except SteerlabError as error:
+            return _error(422, error.message, "invalid_request_error", "invalid_inputs")
+        content = json.dumps(answer.output) if answer.output is not None else ""
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop" if answer.route != "escalated" else "content_filter",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": answer.input_tokens,
+                    "completion_tokens": answer.output_tokens,
+                    "total_tokens": answer.input_tokens + answer.output_tokens,
+                },
+                "steerlab": answer.to_dict(),
+            }
+        )
+
+    return app
+
+
+def _chat_inputs(content: str, names: list[str]) -> dict[str, Any]:
+    """A chat message as task inputs: the text itself for a one-field task, else a JSON object."""
+    if len(names) == 1:
+        return {names[0]: content}
+    from steerlab.errors import ConfigError
+
+    try:
+        value = json.loads(content)
+    except ValueError as error:
+        raise ConfigError(
+            f"this task takes {names}: send them as a JSON object in the user message"
+        ) from error
+    if not isinstance(value, dict):
+        raise ConfigError(f"this task takes {names}: send them as a JSON object in the user message")
+    return value

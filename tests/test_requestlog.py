@@ -1,0 +1,56 @@
+"""The request log keeps every row, from many threads, and reads them back by task and time."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from steerlab.errors import ConfigError
+from steerlab.serving.requestlog import LogEntry, RequestLog
+
+
+def test_rows_from_many_threads_are_all_committed_and_read_back(tmp_path: Path) -> None:
+    log = RequestLog.for_workspace(tmp_path)
+
+    def serve(worker: int) -> None:
+        for i in range(50):
+            log.write(
+                LogEntry(
+                    request_id=f"{worker}-{i}",
+                    task="triage" if i % 2 else "invoices",
+                    status=200,
+                    release="rel-abc",
+                    route="primary",
+                    latency_s=0.01,
+                    confidence=0.9,
+                    inputs={"email": "[EMAIL] asked for a refund"},
+                    output={"category": "billing"},
+                    ts=1000.0 + i,
+                )
+            )
+
+    threads = [threading.Thread(target=serve, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.flush()
+    rows = log.recent()
+    assert len(rows) == 200 and len({r["request_id"] for r in rows}) == 200
+    triage = log.recent(task="triage", since=1040.0)
+    assert {r["task"] for r in triage} == {"triage"} and all(r["ts"] > 1040.0 for r in triage)
+    assert len(triage) == 4 * 5  # i = 41, 43, ..., 49 in each worker
+    assert triage[0]["inputs"] == {"email": "[EMAIL] asked for a refund"}
+    assert triage[0]["output"] == {"category": "billing"}
+    log.close()
+    reopened = RequestLog.for_workspace(tmp_path)  # the file persists
+    assert len(reopened.recent()) == 200
+    reopened.close()
+
+
+def test_an_unreachable_database_fails_at_start(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    with pytest.raises(ConfigError, match="cannot connect"):
+        RequestLog("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
