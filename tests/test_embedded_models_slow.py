@@ -141,3 +141,39 @@ def test_base_gemma_prefers_the_true_continuation(pulled: dict[str, Path]) -> No
     scores = gemma.score_one("The capital of France is", [" Paris", " London", " Tokyo", " Berlin"])
     assert scores.best == " Paris", scores.ranked()
     assert gemma.generate_one("The capital of France is").output_tokens > 0
+
+
+def test_steerlab_run_on_the_shipped_example_writes_a_report_that_renders(
+    pulled: dict[str, Path], slow_home: Path, tmp_path: Path
+) -> None:
+    """The README's main job on a small slice: every stage on the real models, then the page."""
+    from test_report import assert_charts_render, chromium
+
+    task_dir = Path(__file__).resolve().parents[1] / "examples" / "ticket-triage"
+    out = tmp_path / "report" / "ticket-triage.html"
+    started = time.perf_counter()
+    result = steerlab(
+        slow_home,
+        "run",
+        str(task_dir),
+        "--limit",
+        "6",
+        "--tune-tokens",
+        "4000",
+        "--curve",
+        "0.25",
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    print(f"\nsteerlab run on 6 test emails: {time.perf_counter() - started:.1f} s")
+    data = json.loads(out.with_suffix(".json").read_text())
+    names = {c["name"] for c in data["results"]["candidates"]}
+    assert {"zero-shot", "few-shot-nearest-8", "rag-k4", "tuned-gemma-3-270m"} <= names
+    assert all(c["n"] == 6 for c in data["results"]["candidates"])
+    assert [p["train_examples"] for p in data["learning_curve"]["points"]] == [85, 339]
+    assert data["decision"]["action"] and data["decision"]["reasons"]
+    if chromium() is not None or os.environ.get("STEERLAB_REQUIRE_BROWSER"):
+        assert_charts_render(out, tmp_path / "report.png")

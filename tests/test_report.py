@@ -109,18 +109,16 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-@pytest.mark.skipif(
+needs_browser = pytest.mark.skipif(
     chromium() is None and not os.environ.get("STEERLAB_REQUIRE_BROWSER"),
     reason="headless Chromium is not installed (.ci/run installs it and sets STEERLAB_REQUIRE_BROWSER)",
 )
-def test_the_report_renders_its_charts_in_headless_chromium(tmp_path: Path) -> None:
+
+
+def assert_charts_render(html_path: Path, shot: Path, *, min_bands: int = 5) -> None:
+    """Screenshot ``html_path`` in headless Chromium and check that its charts were drawn."""
     from PIL import Image
 
-    task, evaluated, decision, card, curve = report_inputs(tmp_path)
-    html_path, _ = build_report(task, evaluated, decision, card=card, learning_curve=curve).write(
-        tmp_path / "r.html"
-    )
-    shot = tmp_path / "report.png"
     browser = chromium()
     assert browser is not None, "STEERLAB_REQUIRE_BROWSER is set but no Chromium was found"
     subprocess.run(
@@ -132,7 +130,7 @@ def test_the_report_renders_its_charts_in_headless_chromium(tmp_path: Path) -> N
             "--hide-scrollbars",
             f"--screenshot={shot}",
             "--window-size=1200,6000",
-            html_path.as_uri(),
+            html_path.resolve().as_uri(),
         ],
         check=True,
         capture_output=True,
@@ -148,7 +146,24 @@ def test_the_report_renders_its_charts_in_headless_chromium(tmp_path: Path) -> N
         if row and not inside:
             bands += 1
         inside = bool(row)
-    assert bands >= 5, f"only {bands} coloured bands: charts did not render"
+    assert bands >= min_bands, f"only {bands} coloured bands: charts did not render"
     assert (saturation > 80).mean() > 0.005  # tens of thousands of coloured pixels
     if os.environ.get("STEERLAB_KEEP_SCREENSHOT"):
         shutil.copy(shot, os.environ["STEERLAB_KEEP_SCREENSHOT"])
+
+
+@needs_browser
+def test_the_report_renders_its_charts_in_headless_chromium(tmp_path: Path) -> None:
+    task, evaluated, decision, card, curve = report_inputs(tmp_path)
+    html_path, _ = build_report(task, evaluated, decision, card=card, learning_curve=curve).write(
+        tmp_path / "r.html"
+    )
+    assert_charts_render(html_path, tmp_path / "report.png")
+
+
+@needs_browser
+@pytest.mark.skipif(not os.environ.get("STEERLAB_REPORT"), reason="set STEERLAB_REPORT to a report file")
+def test_a_given_report_renders_its_charts(tmp_path: Path) -> None:
+    """The same check on a report from a real run, e.g. the README's main command:
+    ``STEERLAB_REPORT=examples/ticket-triage/.steerlab/reports/ticket-triage.html pytest -k given``."""
+    assert_charts_render(Path(os.environ["STEERLAB_REPORT"]), tmp_path / "report.png")

@@ -26,9 +26,9 @@ __all__ = ["DEFAULT_TUNE_MODEL", "DEFAULT_TUNE_TOKENS", "RunOutcome", "RunSettin
 DEFAULT_TUNE_MODEL = "gemma-3-270m"
 """The smallest embedded model: the "tuned small model against a prompted larger one" comparison."""
 
-DEFAULT_TUNE_TOKENS = 200_000
+DEFAULT_TUNE_TOKENS = 150_000
 """Training tokens for all of ``steerlab run``'s tuning (the full split and the curve points
-together): about 9 minutes for gemma-3-270m on 2 CPU cores. Runs whose default epochs fit stay
+together): about 7 minutes for gemma-3-270m on 2 CPU cores. Runs whose default epochs fit stay
 untouched; larger ones are capped in steps, each to the same share of its epochs, so the
 learning curve compares like with like."""
 
