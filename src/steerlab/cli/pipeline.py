@@ -50,7 +50,7 @@ def run_command(
         int,
         typer.Option(
             help="Training tokens for all tuning runs together (the curve's and the full split's), "
-            "~7 min on 2 CPU cores; runs over it train fewer steps. 0: every run its default epochs."
+            "~6.5 min on 2 CPU cores; runs over it train fewer steps. 0: every run its default epochs."
         ),
     ] = DEFAULT_TUNE_TOKENS,
     batch_size: Annotated[int, typer.Option(help="Examples per model call in evaluation.")] = 8,
