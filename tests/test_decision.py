@@ -185,6 +185,14 @@ def test_behaviour_failures_with_too_little_data_say_how_much_to_collect(tmp_pat
     assert any("collect about 244 more" in r for r in measured.reasons)
     plenty = decide(task, results(few, zero), train_examples=500, learning_curve=curve)
     assert plenty.action == "fine_tune"
+    # A slow curve (0.9 at e^24 examples) is not turned into "collect 26 billion more": the
+    # advice is the next size where the curve can be read again (4x the largest measured).
+    slow = LearningCurve.of(
+        "tuned", "accuracy", [CurvePoint(n, 0.3 + 0.025 * math.log(n)) for n in (20, 40, 80, 160)]
+    )
+    vague = decide(task, results(few, zero), train_examples=160, learning_curve=slow)
+    assert vague.action == "collect_data" and vague.examples_needed is None
+    assert any("collect at least 480 more" in r and "rough guess" in r for r in vague.reasons)
 
 
 def test_both_knowledge_and_behaviour_failures_make_a_hybrid(tmp_path: Path) -> None:

@@ -27,12 +27,13 @@ low when the evidence is thin (few failures, undetermined categories, an extrapo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from steerlab.decision.breakeven import PAYBACK_HORIZON_MONTHS, BreakEven, break_even
-from steerlab.decision.learning_curve import LearningCurve
+from steerlab.decision.learning_curve import RELIABLE_EXTRAPOLATION, LearningCurve
 
 if TYPE_CHECKING:
     from steerlab.evaluation.results import CandidateResult, EvalResults
@@ -482,6 +483,19 @@ def _enough_data(
                 evidence,
             )
         guess = "" if curve.reliable(needed) else " (far beyond the measured sizes: a rough guess)"
+        if needed > train_examples and not curve.reliable(needed):
+            # A slow curve extrapolated many-fold gives absurd precision ("collect 424,805 more"):
+            # say what is known, the next size at which the curve can be read again.
+            reach = math.ceil(RELIABLE_EXTRAPOLATION * curve.largest)
+            return _Enough(
+                False,
+                None,
+                f"the learning curve of {curve.candidate} rises too slowly to reach {target:.1%} within "
+                f"{RELIABLE_EXTRAPOLATION:g}x the measured sizes (its slope says about {needed:,} examples: "
+                f"a rough guess); collect at least {max(reach - train_examples, 1):,} more, measure it "
+                "again, and consider a larger base model",
+                evidence,
+            )
         if needed <= train_examples:
             return _Enough(
                 True,
