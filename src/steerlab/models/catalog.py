@@ -12,13 +12,13 @@ One function, :func:`load_model`, turns whatever a user typed after ``--model`` 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from steerlab.errors import ModelNotFoundError
+from steerlab.hashing import file_sha256
 from steerlab.models import cache
 from steerlab.models.base import Model
 from steerlab.models.embedded import EMBEDDED_MODELS, EmbeddedSpec, ProgressFn, assemble, embedded_spec
@@ -124,16 +124,8 @@ def pull_embedded(spec: EmbeddedSpec, progress: ProgressFn | None = None) -> Pat
         return cache.write_entry(built, spec.name, manifest)
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _pull_gguf_file(path: Path, progress: ProgressFn | None) -> Path:
-    sha = _sha256_file(path)
+    sha = file_sha256(path)
     name = f"{path.stem.lower()}-{sha[:12]}"
     existing = cache.cached_dir(name)
     if existing is not None:

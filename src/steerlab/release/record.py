@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from steerlab.atomic import publish_directory, staging_directory
 from steerlab.data.example import canonical_json
 from steerlab.errors import ConfigError, IntegrityError, ModelNotFoundError, SteerlabError
+from steerlab.hashing import file_sha256
 
 if TYPE_CHECKING:
     from steerlab.candidate import Candidate
@@ -156,14 +157,6 @@ def locked(workspace: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _release_id(record: dict[str, Any]) -> str:
@@ -351,7 +344,7 @@ def create_release(
         "task": task.name,
         "candidate": {"name": result.name, "fingerprint": result.fingerprint, "recipe": result.recipe},
         "pins": _pins(workspace, recipe, template, results.dataset_version),
-        "evaluation": _evaluation(results, result, path, _sha256_file(path)),
+        "evaluation": _evaluation(results, result, path, file_sha256(path)),
     }
     release_id = _release_id(record)
     root = releases_dir(workspace)
@@ -386,7 +379,7 @@ def _check_copies(release: Release, task: Task) -> PromptTemplate:
     """The release's own evaluation and template are the pinned ones, and the task contract is
     the one measured; returns the template copy."""
     evaluation = release.path / EVALUATION
-    if not evaluation.is_file() or _sha256_file(evaluation) != release.evaluation["sha256"]:
+    if not evaluation.is_file() or file_sha256(evaluation) != release.evaluation["sha256"]:
         raise IntegrityError(f"release {release.id}: {EVALUATION} is missing or altered", path=evaluation)
     if not release.template_path.is_file():
         raise IntegrityError(

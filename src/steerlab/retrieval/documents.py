@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from steerlab.errors import DataError
+from steerlab.hashing import file_sha256
 
 if TYPE_CHECKING:
     from bs4.element import Tag
@@ -139,15 +140,6 @@ def markdown_headings(text: str) -> list[Heading]:
             title = _CLOSING_HASHES.sub("", heading[2]).strip()
             headings.append(Heading(len(heading[1]), title, start, start + len(line)))
     return headings
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in blocks so large PDFs are not held in memory."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _hidden(name: str) -> bool:
