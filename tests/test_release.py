@@ -159,7 +159,8 @@ def test_cli_create_list_show_promote_rollback(space) -> None:
     assert shown.exit_code == 0 and "dataset" in shown.output and "classify@" in shown.output
     promoted = run("promote", str(task.dir), second_id, "--json")
     assert promoted.exit_code == 0
-    assert json.loads(promoted.output) == {"active": second_id, "generation": 2, "previous": first}
+    expected = {"active": second_id, "generation": 2, "previous": first, "canary": None}
+    assert json.loads(promoted.output) == expected
     rolled = run("rollback", str(task.dir), "--note", "regression")
     assert rolled.exit_code == 0 and f"active: {first}" in rolled.output
     listed = json.loads(run("list", str(task.dir), "--json").output)
@@ -184,3 +185,29 @@ def test_cli_main_prints_the_error_and_exits_non_zero(space, monkeypatch, capsys
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "'rel-0' is not a release" in err and str(ws / "releases") in err.replace("\n", "")
+
+
+def test_a_canary_splits_traffic_until_promoted_or_stopped(space) -> None:
+    from steerlab.release import set_canary
+
+    task, ws = space
+    first = create_release(ws, task, "zero")[0].id
+    second = create_release(ws, task, "two-shot")[0].id
+    with pytest.raises(ConfigError, match="no active release"):
+        set_canary(ws, task, second)
+    promote(ws, task, first)
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+        set_canary(ws, task, second, weight=1.0)
+    with pytest.raises(ConfigError, match="active release already"):
+        set_canary(ws, task, first)
+    state = set_canary(ws, task, second, weight=0.25)
+    assert state.active == first and state.canary == {"id": second, "weight": 0.25}
+    assert active_state(ws, task.name).canary == {"id": second, "weight": 0.25}
+    assert state.previous is None  # a canary is not a promotion: rollback has nothing to undo
+    graduated = promote(ws, task, second)
+    assert graduated.active == second and graduated.canary is None and graduated.previous == first
+    set_canary(ws, task, first, weight=0.1)
+    stopped = set_canary(ws, task, None)
+    assert stopped.canary is None and stopped.active == second
+    log = (ws / "releases" / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"canary {second} on 25% of traffic" in log and f"canary {first} stopped" in log

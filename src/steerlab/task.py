@@ -58,7 +58,9 @@ __all__ = [
     "MetricsSpec",
     "ModelPrice",
     "OutputSpec",
+    "PolicySpec",
     "PricesSpec",
+    "RefusalRule",
     "SplitSpec",
     "TargetsSpec",
     "Task",
@@ -420,6 +422,49 @@ class PricesSpec(_Spec):
     )
 
 
+class RefusalRule(_Spec):
+    """A request the service declines by policy, whatever a model would answer."""
+
+    name: str = Field(min_length=1, description="A short name, logged with each refusal.")
+    when: tuple[str, ...] = Field(
+        min_length=1,
+        description=(
+            "Regular expressions (case-insensitive) over the input fields; any match refuses the "
+            "request. Prefer whole phrases with \\b word boundaries: a refusal is never retried."
+        ),
+    )
+    message: str = Field(
+        min_length=1, description="What the client is told instead of an answer, e.g. where to go instead."
+    )
+
+    @field_validator("when")
+    @classmethod
+    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"not a valid regular expression: {pattern!r} ({error})") from None
+        return patterns
+
+
+class PolicySpec(_Spec):
+    """What ``steerlab serve`` screens and refuses before a model sees a request."""
+
+    injection: Literal["block", "escalate", "off"] = Field(
+        "block",
+        description=(
+            "Inputs that look like a prompt-injection attempt: block answers 400, escalate sends "
+            "them to the human queue, off lets them through. Retrieved passages that look like one "
+            "are always left out of the prompt."
+        ),
+    )
+    refusals: tuple[RefusalRule, ...] = Field(
+        (),
+        description="Requests refused by policy: a list of {name, when: [regex, ...], message}.",
+    )
+
+
 class Task(_Spec):
     """A validated ``task.yaml``: the single source of truth for what is being built."""
 
@@ -465,6 +510,10 @@ class Task(_Spec):
         default_factory=PricesSpec,
         description="Prices of hosted models, hardware and training, for cost per 1k and break-even.",
     )
+    policy: PolicySpec = Field(
+        default_factory=PolicySpec,
+        description="Guardrails of the served release: injection screening and policy refusals.",
+    )
 
     _dir: Path = PrivateAttr(default_factory=Path.cwd)
     _labels: tuple[Label, ...] = PrivateAttr(default=())
@@ -485,7 +534,7 @@ class Task(_Spec):
     def _accept_names(cls, value: Any) -> Any:
         return _named_items([value] if isinstance(value, str) else value)
 
-    @field_validator("split", "cleaning", "targets", "volume", "prices", mode="before")
+    @field_validator("split", "cleaning", "targets", "volume", "prices", "policy", mode="before")
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
         """A section left empty (``split:`` and nothing under it) means its defaults."""
@@ -573,10 +622,11 @@ class Task(_Spec):
         """Stable 16-hex hash of the spec, including labels and schema read from files.
 
         Paths enter as written, so moving the task folder keeps the hash; the data files' contents
-        do not enter (that is the dataset version's job).
+        do not enter (that is the dataset version's job), nor does the serving policy, which
+        changes no measurement.
         """
         payload = {
-            "spec": self.model_dump(mode="json", by_alias=True),
+            "spec": self.model_dump(mode="json", by_alias=True, exclude={"policy"}),
             "labels": [[label.name, label.description] for label in self._labels],
             "schema": self._schema,
         }

@@ -40,7 +40,12 @@ def _open(task_dir: Path, workspace: Path | None) -> tuple[Task, Path]:
 
 
 def _state_dict(state: ChannelState) -> dict[str, Any]:
-    return {"active": state.active, "generation": state.generation, "previous": state.previous}
+    return {
+        "active": state.active,
+        "generation": state.generation,
+        "previous": state.previous,
+        "canary": state.canary,
+    }
 
 
 def _print_state(state: ChannelState, verb: str) -> None:
@@ -238,3 +243,42 @@ def rollback_command(
         console.print_json(json.dumps(_state_dict(state)))
         return
     _print_state(state, "Rolled back; active:")
+
+
+@release_app.command("canary")
+def canary_command(
+    task_dir: TaskDir,
+    release_id: Annotated[
+        str | None, typer.Argument(help="The release to try (id or unique prefix).")
+    ] = None,
+    weight: Annotated[float, typer.Option(help="Share of requests it answers, between 0 and 1.")] = 0.1,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="End the split: the active release answers all.")
+    ] = False,
+    note: NoteOption = "",
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Split traffic: RELEASE_ID answers WEIGHT of the requests, the active release the rest.
+
+    A running server picks the split up within a second. Compare the two with `steerlab monitor`
+    or /metrics (every series is labelled by release); graduate the canary with `release promote`.
+    Example: [bold]steerlab release canary examples/banking77 rel-3f2a --weight 0.2[/bold]
+    """
+    from steerlab.errors import ConfigError
+    from steerlab.release import set_canary
+
+    if (release_id is None) != stop:
+        raise ConfigError("give a RELEASE_ID to start a canary, or --stop to end one (not both)")
+    task, root = _open(task_dir, workspace)
+    state = set_canary(root, task, release_id, weight=weight, note=note)
+    if as_json:
+        console.print_json(json.dumps(_state_dict(state)))
+        return
+    if state.canary:
+        console.print(
+            f"Canary {state.canary['id']} answers {state.canary['weight']:.0%} of {task.name}'s requests; "
+            f"{state.active} the rest."
+        )
+    else:
+        console.print(f"No canary: {state.active} answers every request.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -30,12 +31,23 @@ def serve_command(
     threshold: Annotated[
         float | None, typer.Option(help="Confidence below which answers fall back or escalate.")
     ] = None,
+    log: Annotated[
+        str | None,
+        typer.Option(
+            envvar="STEERLAB_REQUEST_LOG",
+            help="Request log: postgresql:// URL or SQLite path (default WORKSPACE/serving/requests.sqlite).",
+        ),
+    ] = None,
+    max_body_kb: Annotated[int, typer.Option(help="Largest request body accepted, in KiB.")] = 64,
     workspace: Annotated[
         Path | None, typer.Option(envvar="STEERLAB_WORKSPACE", help="Default TASK_DIR/.steerlab.")
     ] = None,
 ) -> None:
     """Serve each task's active release: POST /v1/tasks/TASK/predict, /v1/chat/completions
-    (model = task name), /healthz and /readyz.
+    (model = task name), /healthz, /readyz and Prometheus /metrics.
+
+    Every request is logged (inputs PII-redacted) for `steerlab monitor` and `steerlab feedback`;
+    the task's `policy` refuses and screens requests before a model sees them.
 
     Promote or roll back a release while it runs: the server switches within a second, without
     a restart and without dropping requests in flight.
@@ -46,6 +58,7 @@ def serve_command(
     from steerlab.data.check import workspace_for
     from steerlab.errors import ConfigError
     from steerlab.serving.app import create_serving_app
+    from steerlab.serving.requestlog import RequestLog
     from steerlab.serving.security import KeyStore
     from steerlab.serving.service import ServiceSettings, TaskService
     from steerlab.task import load_task
@@ -64,11 +77,15 @@ def serve_command(
     roots = {s.workspace for s in services.values()}
     if len(roots) > 1:
         raise ConfigError("the tasks live in different workspaces: pass one --workspace for all of them")
-    keys = KeyStore.load(next(iter(roots)))
+    root = next(iter(roots))
+    keys = KeyStore.load(root)
     if keys.open:
         err_console.print("[yellow]no API keys: the server is open[/yellow] (steerlab keys add NAME)")
-    err_console.print(f"serving {', '.join(services)} on http://{host}:{port}")
-    uvicorn.run(create_serving_app(services, keys=keys), host=host, port=port, log_level="warning")
+    request_log = RequestLog.for_workspace(root, log)
+    shown = re.sub(r"//[^@/]*@", "//", log) if log else root / "serving" / "requests.sqlite"
+    err_console.print(f"serving {', '.join(services)} on http://{host}:{port}; request log: {shown}")
+    served = create_serving_app(services, keys=keys, log=request_log, max_body_bytes=max_body_kb * 1024)
+    uvicorn.run(served, host=host, port=port, log_level="warning")
 
 
 WorkspaceOption = Annotated[Path, typer.Option(envvar="STEERLAB_WORKSPACE", help="The served workspace.")]

@@ -123,6 +123,7 @@ class CandidatePredictor:
             retrieval = self.candidate.retrieval
             queries = [_query(ex) for ex in batch]
             hits = self.knowledge.search_many(queries, k=retrieval.k, fusion=retrieval.fusion)
+        hits, screened = _screen_passages(hits)
         # A free-text answer over sources opens with its citation ("Source: [2]"): the model
         # picks the source first and answers from it, which small models follow far more
         # reliably than an instruction to cite at the end (measured on examples/policy-qa).
@@ -138,8 +139,10 @@ class CandidatePredictor:
             predictions = [
                 _with_citations(p, found, prefix or "") for p, found in zip(predictions, hits, strict=True)
             ]
-        for prediction in predictions:
+        for prediction, dropped in zip(predictions, screened, strict=True):
             prediction.extra["batch_size"] = len(batch)  # latency_s is the batch's wall time
+            if dropped:
+                prediction.extra["screened_out"] = dropped
         return predictions
 
     def close(self) -> None:
@@ -164,6 +167,25 @@ def _open_knowledge_base(task: Task, index: str, workspace: Path) -> Any:
     if name == "default" and not version and folder:
         ingest(folder[0], Path(workspace), name=name)
     return KnowledgeBase.open(Path(workspace), name, version or None)
+
+
+def _screen_passages(hits: list[list[Any]]) -> tuple[list[list[Any]], list[list[str]]]:
+    """Retrieved passages without those that read like a prompt injection, and the ids left out.
+
+    A knowledge base is data someone else wrote (a scraped page, a forwarded email): a passage
+    telling the model to ignore its instructions must not reach the prompt as a "source". Done
+    here, so evaluation and serving screen alike; no shipped knowledge base has such a passage.
+    """
+    from steerlab.serving.injection import InjectionScreen
+
+    screen = InjectionScreen()
+    kept: list[list[Any]] = []
+    dropped: list[list[str]] = []
+    for found in hits:
+        flagged = [h for h in found if screen.flags(h.chunk.text)]
+        kept.append([h for h in found if h not in flagged])
+        dropped.append([h.chunk.id for h in flagged])
+    return kept, dropped
 
 
 def _query(example: Example) -> str:

@@ -25,6 +25,7 @@ from steerlab.release.channel import (
     active_state,
     promote,
     rollback,
+    set_canary,
 )
 from steerlab.release.record import Release, create_release, list_releases, load_release, verify_release
 
@@ -38,5 +39,6 @@ __all__ = [
     "load_release",
     "promote",
     "rollback",
+    "set_canary",
     "verify_release",
 ]

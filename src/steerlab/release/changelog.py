@@ -55,6 +55,15 @@ def _entry(event: dict[str, Any], releases: dict[str, Release]) -> list[str]:
                 f"Model `{pins['model']['name']}`, adapter {adapter}, template "
                 f"`{pins['template']['version']}`, index {index}, dataset `{pins['dataset']['version']}`.",
             ]
+    elif event["action"] == "canary":
+        share = f"{event['weight']:.0%}"
+        heading = f"## {when} · {event['task']} · canary {event['id']} on {share} of traffic"
+        heading += f" (generation {event['generation']})"
+        body = []
+    elif event["action"] == "canary-stop":
+        heading = f"## {when} · {event['task']} · canary {event['id']} stopped"
+        heading += f" (generation {event['generation']})"
+        body = []
     else:
         verb = "promoted" if event["action"] == "promote" else "rolled back to"
         heading = f"## {when} · {event['task']} · {verb} {event['id']} (generation {event['generation']})"

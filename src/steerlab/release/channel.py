@@ -13,6 +13,11 @@ generation, so servers do not reload). Both re-check every pin of the target fir
 (:func:`~steerlab.release.record.verify_release`): rolling back to a release whose adapter has
 been overwritten would trade one incident for another.
 
+A canary (A/B split) sends a share of the traffic to a second release while the active one keeps
+the rest: ``canary`` holds its id and weight. Promoting or rolling back ends the experiment (the
+canary is cleared), since the comparison was against the release that is no longer primary;
+promoting the canary itself is how it graduates.
+
 Changes take an exclusive lock on ``releases/.lock`` so two concurrent promotions cannot both
 read generation N and write N+1.
 """
@@ -31,7 +36,15 @@ from steerlab.release.record import Release, load_release, locked, now_iso, rele
 if TYPE_CHECKING:
     from steerlab.task import Task
 
-__all__ = ["ChannelState", "active_release", "active_state", "channel_path", "promote", "rollback"]
+__all__ = [
+    "ChannelState",
+    "active_release",
+    "active_state",
+    "channel_path",
+    "promote",
+    "rollback",
+    "set_canary",
+]
 
 CHANNELS = "channels"
 CHANNEL_FORMAT = 1
@@ -46,6 +59,8 @@ class ChannelState:
     generation: int
     updated: str | None
     history: tuple[dict[str, Any], ...]
+    canary: dict[str, Any] | None = None
+    """``{"id": release id, "weight": share of requests in (0, 1)}`` while an A/B split runs."""
 
     @property
     def previous(self) -> str | None:
@@ -61,6 +76,7 @@ class ChannelState:
             "generation": self.generation,
             "updated": self.updated,
             "history": list(self.history),
+            "canary": self.canary,
         }
 
 
@@ -69,7 +85,7 @@ def _stack(history: tuple[dict[str, Any], ...]) -> list[str]:
     for event in history:
         if event["action"] == "promote":
             stack.append(event["id"])
-        elif stack:
+        elif event["action"] == "rollback" and stack:
             stack.pop()
     return stack
 
@@ -86,7 +102,12 @@ def active_state(workspace: str | Path, task_name: str) -> ChannelState:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return ChannelState(
-            task_name, data["active"], int(data["generation"]), data["updated"], tuple(data["history"])
+            task_name,
+            data["active"],
+            int(data["generation"]),
+            data["updated"],
+            tuple(data["history"]),
+            data.get("canary"),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise IntegrityError(f"cannot read the release channel {path}: {error}", path=path) from error
@@ -101,15 +122,25 @@ def active_release(workspace: str | Path, task_name: str) -> Release | None:
     return load_release(workspace, state.active) if state.active else None
 
 
-def _write(workspace: str | Path, state: ChannelState, event: dict[str, Any]) -> ChannelState:
+def _write(
+    workspace: str | Path,
+    state: ChannelState,
+    event: dict[str, Any],
+    *,
+    active: str | None = None,
+    canary: dict[str, Any] | None = None,
+) -> ChannelState:
+    """Append ``event``; ``active`` defaults to the event's release, and the canary is cleared
+    unless one is given."""
     now = now_iso()
     generation = state.generation + 1
     new = ChannelState(
         state.task,
-        event["id"],
+        active or event["id"],
         generation,
         now,
         (*state.history, {"generation": generation, "at": now, **event}),
+        canary,
     )
     atomic_write_text(
         channel_path(workspace, state.task), json.dumps(new.to_dict(), indent=1, ensure_ascii=False)
@@ -126,7 +157,7 @@ def promote(workspace: str | Path, task: Task, release_id: str, *, note: str = "
     verify_release(workspace, release, task)
     with locked(workspace):
         state = active_state(workspace, task.name)
-        if state.active == release.id:
+        if state.active == release.id and state.canary is None:
             return state
         event = {"action": "promote", "id": release.id, "from": state.active, "note": note}
         return _write(workspace, state, event)
@@ -154,3 +185,33 @@ def rollback(workspace: str | Path, task: Task, *, note: str = "") -> ChannelSta
         verify_release(workspace, load_release(workspace, target), task)
         event = {"action": "rollback", "id": target, "from": state.active, "note": note}
         return _write(workspace, state, event)
+
+
+def set_canary(
+    workspace: str | Path, task: Task, release_id: str | None, *, weight: float = 0.1, note: str = ""
+) -> ChannelState:
+    """Send ``weight`` of the traffic to ``release_id`` (pins verified) beside the active release;
+    ``None`` ends the split and sends everything back to the active release."""
+    with locked(workspace):
+        state = active_state(workspace, task.name)
+        if state.active is None:
+            raise ConfigError(
+                f"task {task.name!r} has no active release to split traffic with",
+                hint="promote one first: `steerlab release promote TASK_DIR ID`",
+            )
+        if release_id is None:
+            if state.canary is None:
+                return state
+            event = {"action": "canary-stop", "id": state.canary["id"], "note": note}
+            return _write(workspace, state, event, active=state.active)
+        if not 0 < weight < 1:
+            raise ConfigError(f"a canary weight is a share of traffic strictly between 0 and 1, not {weight}")
+        release = load_release(workspace, release_id)
+        if release.id == state.active:
+            raise ConfigError(f"{release.id} is the active release already; a canary is a different one")
+        verify_release(workspace, release, task)
+        canary = {"id": release.id, "weight": weight}
+        if state.canary == canary:
+            return state
+        event = {"action": "canary", "id": release.id, "weight": weight, "note": note}
+        return _write(workspace, state, event, active=state.active, canary=canary)

@@ -10,12 +10,17 @@ Routes:
   user message is the task's input (its only input field, or a JSON object of fields), and the
   reply's content is the output as JSON. Any OpenAI client can call a release unchanged.
 - ``GET /healthz`` (the process is up) and ``GET /readyz`` (every task has a release loaded).
+- ``GET /metrics``: Prometheus metrics (:mod:`.metrics`), every answer series by release.
+
+Before any model reads a request, the task's guardrails run (:mod:`.guardrails`): a policy
+refusal is answered with ``route: "refused"`` and the rule's message; an input that looks like a
+prompt injection gets a 400 (``code: "prompt_injection"``) unless the task escalates those.
 
 Every ``/v1/`` request needs an API key (``Authorization: Bearer KEY`` or ``X-API-Key``) when the
 workspace has keys (:mod:`.security`), is held to its key's rate (429 with ``Retry-After``), and
 must declare a body no larger than ``max_body_bytes`` (413; 411 without a Content-Length).
-Every ``/v1/`` request, answered or refused, is written to the request log (inputs redacted by
-``redactor`` first) with an ``X-Request-Id`` the client also gets.
+Every ``/v1/`` request, answered or refused, is written to the request log with its inputs
+redacted by the task's guardrails (or ``redactor``), with an ``X-Request-Id`` the client also gets.
 
 Errors are JSON ``{"error": {"message", "type", "code"}}`` with a 4xx status for anything the
 client can fix; an unexpected failure is a 500 with a request id and never a stack trace.
@@ -38,6 +43,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from steerlab.errors import SteerlabError
+from steerlab.serving.guardrails import InjectionBlocked
+from steerlab.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from steerlab.serving.requestlog import LogEntry, RequestLog
 from steerlab.serving.security import KeyStore, RateLimiter
 from steerlab.serving.service import TaskService
@@ -79,9 +86,13 @@ def create_serving_app(
     """The API over ``services`` (task name → service); they are started with the app."""
     keys = keys or KeyStore([])
     limiter = RateLimiter()
+    metrics = ServingMetrics()
+    for name, service in services.items():
+        service.on_switch.append(lambda shares, name=name: metrics.shares(name, shares))
+        metrics.shares(name, service.shares)  # a service started before the app was made
 
-    async def logged_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-        return await asyncio.to_thread(redactor, inputs) if redactor else inputs
+    async def logged_inputs(service: TaskService, inputs: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(redactor or service.guardrails.for_log, inputs)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +105,7 @@ def create_serving_app(
             log.close()
 
     app = FastAPI(title="steerlab", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.metrics = metrics
 
     def service_for(task: str) -> TaskService | JSONResponse:
         if task not in services:
@@ -110,19 +122,37 @@ def create_serving_app(
         request.state.request_id = request_id
         request.state.entry = {}
         started = time.perf_counter()
-        response = await call_next(request)
+        metrics.in_flight.inc()
+        try:
+            response = await call_next(request)
+        finally:
+            metrics.in_flight.dec()
         response.headers["X-Request-Id"] = request_id
+        latency = time.perf_counter() - started
+        entry = request.state.entry
+        path = request.url.path.split("/")
+        task = entry.pop("task", None) or (path[3] if len(path) > 3 and path[2] == "tasks" else "-")
+        batch_size = entry.pop("batch_size", None)
+        if task in services:  # unknown names are the client's, not a series to keep forever
+            metrics.observe(
+                task=task,
+                release=entry.get("release") or "-",
+                route=entry.get("route") or "-",
+                status=response.status_code,
+                latency_s=latency,
+                confidence=entry.get("confidence"),
+                input_tokens=entry.get("input_tokens") or 0,
+                output_tokens=entry.get("output_tokens") or 0,
+                batch_size=batch_size,
+            )
         if log is not None:
-            entry = request.state.entry
-            path = request.url.path.split("/")
-            task = entry.pop("task", None) or (path[3] if len(path) > 3 and path[2] == "tasks" else "-")
             log.write(
                 LogEntry(
                     request_id=request_id,
                     task=task,
                     status=response.status_code,
                     key_name=getattr(request.state, "key_name", None),
-                    **{"latency_s": time.perf_counter() - started, **entry},
+                    **{"latency_s": latency, **entry},
                 )
             )
         return response
@@ -170,6 +200,10 @@ def create_serving_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
         state = {name: (s.active.id if s.active else None) for name, s in services.items()}
@@ -179,12 +213,19 @@ def create_serving_app(
     async def answer_for(request: Request, service: TaskService, inputs: dict[str, Any]) -> Any:
         """The service's answer, with what the log needs put on the request."""
         entry = request.state.entry
-        entry.update(task=service.task.name, inputs=await logged_inputs(inputs))
+        entry.update(task=service.task.name, inputs=await logged_inputs(service, inputs))
         try:
             answer = await service.predict(inputs)
+        except InjectionBlocked as error:
+            entry.update(reason=error.message, route="blocked")
+            metrics.guardrails.labels(service.task.name, "injection").inc()
+            raise
         except SteerlabError as error:
             entry["reason"] = error.message
             raise
+        if answer.guardrail is not None:
+            kind = "refusal" if answer.route == "refused" else "injection"
+            metrics.guardrails.labels(service.task.name, kind).inc()
         entry.update(
             release=answer.release,
             route=answer.route,
@@ -193,6 +234,7 @@ def create_serving_app(
             output_tokens=answer.output_tokens,
             output=answer.output,
             reason=answer.reason,
+            batch_size=answer.batch_size,
         )
         return answer
 
@@ -203,6 +245,8 @@ def create_serving_app(
             return service
         try:
             answer = await answer_for(request, service, body.inputs)
+        except InjectionBlocked as error:
+            return _error(400, error.message, "invalid_request_error", "prompt_injection")
         except SteerlabError as error:
             return _error(422, error.message, "invalid_request_error", "invalid_inputs")
         return JSONResponse({"task": task, "request_id": request.state.request_id, **answer.to_dict()})
@@ -219,6 +263,8 @@ def create_serving_app(
         try:
             inputs = _chat_inputs(user[-1], names)
             answer = await answer_for(request, service, inputs)
+        except InjectionBlocked as error:
+            return _error(400, error.message, "invalid_request_error", "prompt_injection")
         except SteerlabError as error:
             return _error(422, error.message, "invalid_request_error", "invalid_inputs")
         content = json.dumps(answer.output) if answer.output is not None else ""
@@ -232,7 +278,7 @@ def create_serving_app(
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop" if answer.route != "escalated" else "content_filter",
+                        "finish_reason": "stop" if answer.output is not None else "content_filter",
                     }
                 ],
                 "usage": {

@@ -12,6 +12,10 @@ What a client gets is decided here, independently of HTTP:
   failed backend is routed to the fallback release when one is configured, and otherwise (or
   when the fallback fails too) answered with an escalation marker for a human queue, never with
   an invalid payload;
+- **guardrails** (:mod:`.guardrails`): policy refusals and injection screening before any model,
+  and inputs redacted as the release's dataset was (always, for a hosted model);
+- **canary**: when the channel names one, that release answers its share of requests, chosen
+  at random per request; each answer names the release that gave it;
 - **switching release without a restart**: the channel's generation counter is re-read at most
   every ``poll_s``; a new release is loaded beside the old one, then swapped in. Requests already
   queued on the old one are answered by it, and the last few releases stay loaded, so a
@@ -21,6 +25,7 @@ What a client gets is decided here, independently of HTTP:
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +36,7 @@ from steerlab.data.example import Example
 from steerlab.errors import ConfigError
 from steerlab.evaluation.prediction import Prediction
 from steerlab.serving.batching import DynamicBatcher
+from steerlab.serving.guardrails import Guardrails
 
 if TYPE_CHECKING:
     from steerlab.evaluation.predictor import CandidatePredictor
@@ -39,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LoadedRelease", "ServedAnswer", "ServiceSettings", "TaskService"]
 
-Route = Literal["primary", "fallback", "escalated"]
+Route = Literal["primary", "fallback", "escalated", "refused"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class ServiceSettings:
 
 @dataclass(frozen=True)
 class ServedAnswer:
-    """What the task endpoint returns; ``output`` is None only when ``route`` is "escalated"."""
+    """What the task endpoint returns; ``output`` is None only when ``route`` is "escalated" (a
+    human takes it) or "refused" (a policy rule declined it; ``reason`` is its message)."""
 
     output: Any
     route: Route
@@ -71,16 +78,21 @@ class ServedAnswer:
     latency_s: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
+    batch_size: int | None = None
+    guardrail: str | None = None
+    """The refusal rule's name, or "injection", when a guardrail answered instead of a model."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "output": self.output,
             "route": self.route,
             "escalated": self.route == "escalated",
+            "refused": self.route == "refused",
             "release": self.release,
             "confidence": self.confidence,
             "citations": self.citations,
             "reason": self.reason,
+            "guardrail": self.guardrail,
             "latency_s": round(self.latency_s, 4),
             "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
         }
@@ -92,8 +104,11 @@ class LoadedRelease:
     def __init__(self, task: Task, workspace: Path, release: Release, settings: ServiceSettings) -> None:
         from steerlab.data.dataset import load_dataset
         from steerlab.evaluation.predictor import CandidatePredictor
+        from steerlab.models.catalog import OPENAI_PREFIX
 
         self.release = release
+        self.hosted = release.candidate().model.startswith(OPENAI_PREFIX)
+        """Its model is an endpoint: inputs leave the machine, so they are always redacted."""
         dataset = load_dataset(workspace, task.name, release.pins["dataset"]["version"])
         self.predictor: CandidatePredictor = CandidatePredictor(
             task, release.candidate(), pool=dataset.train, workspace=workspace, template=release.template()
@@ -121,7 +136,12 @@ class TaskService:
         self.settings = settings or ServiceSettings()
         self._loaded: OrderedDict[str, LoadedRelease] = OrderedDict()
         self._active: LoadedRelease | None = None
+        self._canary: tuple[LoadedRelease, float] | None = None
         self._generation = -1
+        self.guardrails = Guardrails(task)
+        self.on_switch: list[Any] = []
+        """Called with ``{release id: share of traffic}`` after every switch (metrics)."""
+        self._random = random.Random()
         self._checked = 0.0
         self._switch = asyncio.Lock()
 
@@ -133,8 +153,19 @@ class TaskService:
     def ready(self) -> bool:
         return self._active is not None
 
+    @property
+    def shares(self) -> dict[str, float]:
+        """Which release answers which share of requests now."""
+        if self._active is None:
+            return {}
+        if self._canary is None:
+            return {self._active.id: 1.0}
+        canary, weight = self._canary
+        return {self._active.id: 1.0 - weight, canary.id: weight}
+
     async def start(self) -> None:
         """Load the active release (and the fallback); an error if the task has none promoted."""
+        await asyncio.to_thread(lambda: self.guardrails.scanner)  # loads in seconds: not on a request
         await self.refresh(force=True)
         if self._active is None:
             raise ConfigError(
@@ -158,10 +189,17 @@ class TaskService:
         async with self._switch:
             if state.generation == self._generation:
                 return
-            self._active = await self._load(state.active)
+            active = await self._load(state.active)
+            canary = None
+            if state.canary:
+                canary = (await self._load(state.canary["id"], keep=active), float(state.canary["weight"]))
+            self._active, self._canary = active, canary
             self._generation = state.generation
+        for callback in self.on_switch:
+            callback(self.shares)
 
-    async def _load(self, release_id: str) -> LoadedRelease:
+    async def _load(self, release_id: str, keep: LoadedRelease | None = None) -> LoadedRelease:
+        """The release, loaded now unless it is already; ``keep`` is also spared from eviction."""
         from steerlab.release import load_release
 
         if release_id in self._loaded:
@@ -174,9 +212,15 @@ class TaskService:
             )
         loaded = await asyncio.to_thread(LoadedRelease, self.task, self.workspace, release, self.settings)
         self._loaded[release.id] = loaded
-        keep = {self.settings.fallback, self._active.id if self._active else None, release.id}
-        while len(self._loaded) > max(self.settings.keep_loaded, len(keep - {None})):
-            oldest = next(rid for rid in self._loaded if rid not in keep)
+        spared = {
+            self.settings.fallback,
+            self._active.id if self._active else None,
+            self._canary[0].id if self._canary else None,
+            keep.id if keep else None,
+            release.id,
+        } - {None}
+        while len(self._loaded) > max(self.settings.keep_loaded, len(spared)):
+            oldest = next(rid for rid in self._loaded if rid not in spared)
             await self._loaded.pop(oldest).close()  # answers what it has queued first
         return loaded
 
@@ -194,18 +238,34 @@ class TaskService:
             raise ConfigError(f"input field {bad!r} must be text")
         return Example({n: str(inputs[n]) for n in names}, None)
 
-    async def predict(self, inputs: dict[str, Any]) -> ServedAnswer:
-        example = self.example(inputs)
-        await self.refresh()
-        primary = self._active
-        if primary is None:
+    def _choose(self) -> LoadedRelease:
+        if self._active is None:
             raise ConfigError(f"task {self.task.name!r} has no active release")
-        answer, reason = await self._ask(primary, example, "primary")
+        if self._canary is not None and self._random.random() < self._canary[1]:
+            return self._canary[0]
+        return self._active
+
+    async def predict(self, inputs: dict[str, Any]) -> ServedAnswer:
+        """The answer to one request; raises ConfigError for bad inputs and InjectionBlocked."""
+        raw = self.example(inputs).inputs
+        screening = self.guardrails.check(raw)
+        await self.refresh()
+        primary = self._choose()
+        if screening.verdict != "pass":
+            route: Route = "refused" if screening.verdict == "refuse" else "escalated"
+            reason, rule = screening.reason, screening.rule
+            return ServedAnswer(output=None, route=route, release=primary.id, reason=reason, guardrail=rule)
+        spans = await asyncio.to_thread(self.guardrails.spans, raw)
+
+        def example(loaded: LoadedRelease) -> Example:
+            return Example(self.guardrails.for_model(raw, spans, hosted=loaded.hosted), None)
+
+        answer, reason = await self._ask(primary, example(primary), "primary")
         if answer is not None:
             return answer
         fallback = self._loaded.get(self.settings.fallback or "")
         if fallback is not None and fallback is not primary:
-            answer, second = await self._ask(fallback, example, "fallback")
+            answer, second = await self._ask(fallback, example(fallback), "fallback")
             if answer is not None:
                 return ServedAnswer(**{**answer.__dict__, "reason": reason})
             reason = f"{reason}; fallback: {second}"
@@ -233,6 +293,7 @@ class TaskService:
             latency_s=prediction.latency_s,
             input_tokens=prediction.input_tokens,
             output_tokens=prediction.output_tokens,
+            batch_size=prediction.extra.get("batch_size"),
         )
         return answer, None
 
@@ -240,4 +301,4 @@ class TaskService:
         for loaded in list(self._loaded.values()):
             await loaded.close()
         self._loaded.clear()
-        self._active = None
+        self._active = self._canary = None
