@@ -3,10 +3,16 @@
 Every test gets its own ``STEERLAB_HOME`` so nothing touches the user's cache and tests cannot
 see each other's models. Slow tests (real embedded models) share one session-wide home so each
 model is pulled once per run.
+
+Request-log tests run on SQLite and on a real PostgreSQL server (``log_url``); each PostgreSQL
+test gets a fresh schema, so no test sees another's rows.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,3 +133,36 @@ def space(measured: Path, tmp_path: Path):
     shutil.copytree(measured / "task", tmp_path / "task")
     shutil.copytree(measured / "ws", tmp_path / "ws")
     return load_task(tmp_path / "task"), tmp_path / "ws"
+
+
+# The request log on both databases (tests/test_requestlog.py, tests/test_feedback.py).
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def log_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The ``url`` for ``RequestLog.for_workspace(workspace, url)``: None (the workspace's SQLite
+    file) or a PostgreSQL URL whose search path is a schema made for this test and dropped after.
+
+    PostgreSQL needs ``STEERLAB_TEST_POSTGRES_URL`` (``.ci/postgres start DIR`` prints one); without
+    it the case is skipped, unless ``STEERLAB_REQUIRE_POSTGRES=1`` (CI), where it fails instead:
+    a CI run that silently skipped the server would prove nothing about it.
+    """
+    if request.param == "sqlite":
+        yield None
+        return
+    server = os.environ.get("STEERLAB_TEST_POSTGRES_URL")
+    if not server:
+        if os.environ.get("STEERLAB_REQUIRE_POSTGRES") == "1":
+            pytest.fail("STEERLAB_REQUIRE_POSTGRES=1 but STEERLAB_TEST_POSTGRES_URL is not set")
+        pytest.skip(
+            "no PostgreSQL server: set STEERLAB_TEST_POSTGRES_URL (.ci/postgres start DIR prints one)"
+        )
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in server else "?"
+    yield f"{server}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')

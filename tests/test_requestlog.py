@@ -1,4 +1,5 @@
-"""The request log keeps every row, from many threads, and reads them back by task and time."""
+"""The request log keeps every row, from many threads, and reads them back by task and time, on
+SQLite and on a real PostgreSQL server (the ``log_url`` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from steerlab.errors import ConfigError
 from steerlab.serving.requestlog import LogEntry, RequestLog
 
 
-def test_rows_from_many_threads_are_all_committed_and_read_back(tmp_path: Path) -> None:
-    log = RequestLog.for_workspace(tmp_path)
+def test_rows_from_many_threads_are_all_committed_and_read_back(tmp_path: Path, log_url: str | None) -> None:
+    log = RequestLog.for_workspace(tmp_path, log_url)
+    assert log.postgres == (log_url is not None)
+    assert log.recent() == []  # a fresh database (PostgreSQL: a fresh schema) per test
 
     def serve(worker: int) -> None:
         for i in range(50):
@@ -45,7 +48,7 @@ def test_rows_from_many_threads_are_all_committed_and_read_back(tmp_path: Path) 
     assert triage[0]["inputs"] == {"email": "[EMAIL] asked for a refund"}
     assert triage[0]["output"] == {"category": "billing"}
     log.close()
-    reopened = RequestLog.for_workspace(tmp_path)  # the file persists
+    reopened = RequestLog.for_workspace(tmp_path, log_url)  # the rows persist
     assert len(reopened.recent()) == 200
     reopened.close()
 
@@ -54,3 +57,31 @@ def test_an_unreachable_database_fails_at_start(tmp_path: Path) -> None:
     pytest.importorskip("psycopg")
     with pytest.raises(ConfigError, match="cannot connect"):
         RequestLog("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_a_log_from_before_feedback_gains_the_table_and_keeps_its_rows(
+    tmp_path: Path, log_url: str | None
+) -> None:
+    """Workspaces logged by an earlier steerlab have only ``requests``: opening one adds the rest."""
+    from steerlab.serving.requestlog import SCHEMA
+
+    old_table = SCHEMA[0]
+    row = "INSERT INTO requests (ts, request_id, task, status) VALUES (1.0, 'old-1', 'triage', 200)"
+    if log_url is None:
+        import sqlite3
+
+        path = tmp_path / "serving" / "requests.sqlite"
+        path.parent.mkdir()
+        with sqlite3.connect(path) as connection:
+            connection.execute(old_table.format(serial="INTEGER"))
+            connection.execute(row)
+    else:
+        import psycopg
+
+        with psycopg.connect(log_url) as connection:
+            connection.execute(old_table.format(serial="BIGSERIAL"))
+            connection.execute(row)
+    log = RequestLog.for_workspace(tmp_path, log_url)
+    assert [r["request_id"] for r in log.recent()] == ["old-1"]
+    assert log.feedback("triage") == []
+    log.close()

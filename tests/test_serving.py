@@ -268,3 +268,29 @@ def test_a_canary_answers_its_share_and_metrics_are_per_release(space) -> None:
     assert f'steerlab_release_traffic_share{{release="{ids["two-shot"]}",task="{task.name}"}} 0.5' in metrics
     assert {r.json()["release"] for r in after} == {ids["zero"]}
     assert f'steerlab_release_traffic_share{{release="{ids["two-shot"]}",task="{task.name}"}} 0.0' in later
+
+
+def test_reviewers_correct_logged_answers_through_the_api(space) -> None:
+    from steerlab.serving.requestlog import RequestLog
+
+    task, ws = space
+    promote(ws, task, releases(task, ws)["zero"])
+    log = RequestLog.for_workspace(ws)
+    url = f"/v1/tasks/{task.name}/"
+
+    async def calls(client: httpx.AsyncClient, service: TaskService):
+        answered = (await client.post(url + "predict", json={"inputs": {"text": "charged twice"}})).json()
+        fix = {"request_id": answered["request_id"], "output": "billing", "reviewer": "ana"}
+        good = await client.post(url + "feedback", json=fix)
+        unknown = await client.post(url + "feedback", json={**fix, "request_id": "nope"})
+        wrong = await client.post(url + "feedback", json={**fix, "output": "refunds"})
+        return good, unknown, wrong
+
+    good, unknown, wrong = asyncio.run(serve(task, ws, ServiceSettings(poll_s=0), calls, log=log))
+    log.close()
+    assert good.status_code == 200 and good.json()["feedback"]["output"] == "billing"
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "request_not_found"
+    assert wrong.status_code == 422 and "refunds" in wrong.json()["error"]["message"]
+    (stored,) = RequestLog.for_workspace(ws).feedback(task.name)
+    assert stored["output"] == "billing" and stored["reviewer"] == "ana"
+    assert stored["inputs"] == {"text": "charged twice"}

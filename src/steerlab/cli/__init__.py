@@ -16,6 +16,7 @@ from steerlab.cli import (  # noqa: F401  (registers commands)
     data,
     decision,
     evaluation,
+    feedback,
     kb,
     models,
     pipeline,

@@ -113,6 +113,25 @@ def render_markdown(card: dict[str, Any]) -> str:
                 extra = f" (Jaccard {example['jaccard']})" if "jaccard" in example else ""
                 out.append(f"- `{example['test']}` ~ `{example['other']}` {example['kind']}{extra}")
         out.append("")
+    feedback = card.get("feedback")
+    if feedback:
+        # A feedback version (steerlab.serving.feedback) says what it was built from, so nobody
+        # mistakes its extra training rows for a change in the raw data.
+        why = ", ".join(f"{check} {n}" for check, n in sorted(feedback["skipped_why"].items()))
+        out += [
+            "## Lineage",
+            "",
+            f"Built from `{feedback['base']}` plus {feedback['corrections']:,} reviewers' corrections "
+            f"of served requests: {feedback['added']:,} added to train, {feedback['skipped']:,} skipped"
+            + (f" ({why})" if why else "")
+            + ".",
+            "",
+            feedback["note"],
+            "",
+            f"Reviewers: {feedback['reviewers']}; each added example names its request and reviewer "
+            "in `train.jsonl` (`meta.feedback`).",
+            "",
+        ]
     out += ["## Settings", "", "```json", _json(card["settings"]), "```", ""]
     return "\n".join(out)
 

@@ -35,7 +35,7 @@ from steerlab.data.splits import split_examples
 if TYPE_CHECKING:
     from steerlab.task import Task
 
-__all__ = ["DataCheckResult", "check_data", "current_dataset", "workspace_for"]
+__all__ = ["DataCheckResult", "check_data", "current_dataset", "workspace_for", "write_version"]
 
 ProgressFn = Callable[[str, int, int | None], None]
 OUTPUT_KINDS: dict[str, OutputKind] = {
@@ -341,7 +341,29 @@ def check_data(
     if dry_run:
         return DataCheckResult(version, None, card, reused=False)
 
-    datasets = workspace_for(task, workspace) / "datasets"
+    target, reused = write_version(
+        workspace_for(task, workspace) / "datasets", task, version, splits, findings, card, pii_card
+    )
+    return DataCheckResult(version, target, card, reused=reused)
+
+
+def write_version(
+    datasets: Path,
+    task: Task,
+    version: str,
+    splits: dict[str, list[Example]],
+    findings: list[Finding],
+    card: dict[str, Any],
+    pii_card: dict[str, Any],
+    manifest_extra: dict[str, Any] | None = None,
+) -> tuple[Path, bool]:
+    """Store a dataset version in ``datasets`` and make it the task's current one.
+
+    Shared by ``data check`` and the feedback loop (:mod:`steerlab.serving.feedback`) so every
+    version has the same files and is published the same way: built in a staging folder and
+    renamed into place, so a reader never sees half a version. Returns (folder, reused): a
+    version id is a content hash, so an existing folder already holds exactly these examples.
+    """
     target = datasets / version
     reused = target.exists()
     if not reused:
@@ -379,6 +401,7 @@ def check_data(
                     "found": pii_card["found"],
                 },
                 "created": card["created"],
+                **(manifest_extra or {}),
             }
             # Written last: a folder with a manifest is complete.
             (work / "manifest.json").write_text(
@@ -386,4 +409,4 @@ def check_data(
             )
             publish_directory(work, target)
     atomic_write_text(datasets / f"{task.name}.current", version + "\n")
-    return DataCheckResult(version, target, card, reused=reused)
+    return target, reused

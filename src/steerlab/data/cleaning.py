@@ -18,7 +18,7 @@ from steerlab.data.example import Example, canonical_json
 from steerlab.data.similarity import NearDuplicateIndex, normalise_text
 from steerlab.errors import DataError
 
-__all__ = ["CleaningResult", "CleaningSettings", "Finding", "clean"]
+__all__ = ["CleaningResult", "CleaningSettings", "Finding", "clean", "output_violation"]
 
 MAX_ERRORS_SHOWN = 5
 
@@ -71,12 +71,19 @@ def _contract_violation(
 ) -> str | None:
     if example.output is None:
         return None
-    if labels is not None and example.output not in labels:
-        return f"label {example.output!r} is not in the task's label set"
+    return output_violation(example.output, labels, schema)
+
+
+def output_violation(output: Any, labels: set[str] | None, schema: dict[str, Any] | None) -> str | None:
+    """Why ``output`` breaks the contract (a label outside ``labels``, JSON failing ``schema``),
+    or None. Public so outputs that never came from a data file (reviewers' corrections) are
+    held to exactly the rule the data check applies."""
+    if labels is not None and (not isinstance(output, str) or output not in labels):
+        return f"label {output!r} is not in the task's label set"
     if schema is not None:
         from jsonschema import Draft202012Validator
 
-        errors = sorted(Draft202012Validator(schema).iter_errors(example.output), key=lambda e: list(e.path))
+        errors = sorted(Draft202012Validator(schema).iter_errors(output), key=lambda e: list(e.path))
         if errors:
             first = errors[0]
             location = "/".join(str(p) for p in first.path) or "(root)"

@@ -10,6 +10,9 @@ Routes:
   user message is the task's input (its only input field, or a JSON object of fields), and the
   reply's content is the output as JSON. Any OpenAI client can call a release unchanged.
 - ``GET /healthz`` (the process is up) and ``GET /readyz`` (every task has a release loaded).
+- ``POST /v1/tasks/{task}/feedback`` with ``{"request_id", "output", "reviewer", "note"?}``: a
+  reviewer's correction of a logged request, stored in the request log; ``steerlab feedback
+  apply`` turns the corrections into a new dataset version.
 - ``GET /metrics``: Prometheus metrics (:mod:`.metrics`), every answer series by release.
 
 Before any model reads a request, the task's guardrails run (:mod:`.guardrails`): a policy
@@ -55,6 +58,14 @@ __all__ = ["create_serving_app"]
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     inputs: dict[str, Any]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: str
+    output: Any
+    reviewer: str
+    note: str | None = None
 
 
 class ChatMessage(BaseModel):
@@ -250,6 +261,29 @@ def create_serving_app(
         except SteerlabError as error:
             return _error(422, error.message, "invalid_request_error", "invalid_inputs")
         return JSONResponse({"task": task, "request_id": request.state.request_id, **answer.to_dict()})
+
+    @app.post("/v1/tasks/{task}/feedback")
+    async def feedback(task: str, body: FeedbackRequest, request: Request) -> JSONResponse:
+        from steerlab.serving.feedback import record_feedback
+
+        service = service_for(task)
+        if isinstance(service, JSONResponse):
+            return service
+        if log is None:
+            return _error(404, "this server keeps no request log, so it takes no feedback", "not_found")
+        request.state.entry.update(task=task, reason=f"feedback on {body.request_id}")
+        try:
+            stored = await asyncio.to_thread(
+                record_feedback, log, service.task, body.request_id, body.output, body.reviewer, body.note
+            )
+        except SteerlabError as error:
+            if error.message.startswith("cannot connect"):
+                return _error(503, "the request log database is unavailable", "server_error")
+            code = "request_not_found" if "no request" in error.message else "invalid_feedback"
+            return _error(
+                404 if code == "request_not_found" else 422, error.message, "invalid_request_error", code
+            )
+        return JSONResponse({"task": task, "feedback": stored})
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest, request: Request) -> JSONResponse:

@@ -7,6 +7,11 @@ written). The same SQL runs on both databases; only the parameter style differs.
 
 Writes are queued and committed by a background thread in small batches, so a request never
 waits on the disk and a slow database slows only the log, not the answers.
+
+Reviewers' corrections live beside the requests, in a ``feedback`` table of the same database,
+so a correction can be checked against the request it corrects (same task, usable inputs) when
+it is made, and read back joined with that request's logged inputs. Corrections are written at
+once, not queued: the reviewer is told whether it was accepted.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steerlab.errors import ConfigError
 
-__all__ = ["LogEntry", "RequestLog"]
+if TYPE_CHECKING:
+    from steerlab.task import Task
+
+__all__ = ["LogEntry", "RequestLog", "output_problem"]
 
 COLUMNS = (
     "ts",
@@ -42,7 +50,8 @@ COLUMNS = (
     "reason",
 )
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS requests (
     id {serial} PRIMARY KEY,
     ts DOUBLE PRECISION NOT NULL,
@@ -60,7 +69,25 @@ CREATE TABLE IF NOT EXISTS requests (
     output TEXT,
     reason TEXT
 )
-"""
+""",
+    # Feedback looks requests up by id; without the index every correction scans the whole log.
+    "CREATE INDEX IF NOT EXISTS requests_request_id ON requests (request_id)",
+    # One correction per request: a reviewer's later correction replaces the earlier one.
+    """
+CREATE TABLE IF NOT EXISTS feedback (
+    id {serial} PRIMARY KEY,
+    ts DOUBLE PRECISION NOT NULL,
+    task TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    output TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    note TEXT,
+    UNIQUE (task, request_id)
+)
+""",
+)
+
+FEEDBACK_COLUMNS = ("ts", "task", "request_id", "output", "reviewer", "note")
 
 
 @dataclass(frozen=True)
@@ -120,13 +147,15 @@ class RequestLog:
             except psycopg.Error as error:
                 raise ConfigError(f"cannot connect to the request log database: {error}") from error
             with connection.cursor() as cursor:
-                cursor.execute(SCHEMA.format(serial="BIGSERIAL"))
+                for statement in SCHEMA:
+                    cursor.execute(statement.format(serial="BIGSERIAL"))
             connection.commit()
             return connection
         path = self.url.removeprefix("sqlite:///")
         connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute(SCHEMA.format(serial="INTEGER"))
+        for statement in SCHEMA:
+            connection.execute(statement.format(serial="INTEGER"))
         connection.commit()
         return connection
 
@@ -197,3 +226,160 @@ class RequestLog:
                     item[key] = json.loads(item[key])
             out.append(item)
         return out
+
+    def add_feedback(
+        self, request_id: str, output: Any, reviewer: str, note: str | None = None, *, task: Task
+    ) -> dict[str, Any]:
+        """Store a reviewer's corrected ``output`` for a logged request of ``task``.
+
+        Checked before anything is written, so a bad correction never reaches a dataset: the
+        request must be in the log, made to this task, with the task's inputs logged (a refused
+        request has nothing to learn from), and ``output`` must satisfy the task's output
+        contract. Raises :class:`ConfigError` saying which. A later correction of the same
+        request replaces the earlier one. Returns the stored correction, with ``replaced``.
+        """
+        if not isinstance(reviewer, str) or not reviewer.strip():
+            raise ConfigError("a correction needs a reviewer name")
+        self.flush()  # the request may have been answered a moment ago and still be queued
+        p = self._param
+        connection = self._connect()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(
+                f"SELECT task, status, inputs, reason FROM requests WHERE request_id = {p} "
+                "ORDER BY id DESC LIMIT 1",
+                (request_id,),
+            )
+            found = cursor.fetchone()
+            if found is None:
+                raise ConfigError(
+                    f"no request {request_id!r} in the request log",
+                    hint="use the X-Request-Id a response carried, or `steerlab feedback list` to see "
+                    "corrections already made",
+                )
+            logged_task, status, inputs, reason = found
+            if logged_task != task.name:
+                raise ConfigError(
+                    f"request {request_id!r} was made to task {logged_task!r}, not {task.name!r}"
+                )
+            names = [field.name for field in task.inputs]
+            inputs = None if inputs is None else json.loads(inputs)
+            if not isinstance(inputs, dict) or any(not isinstance(inputs.get(n), str) for n in names):
+                why = f" ({reason})" if reason else ""
+                raise ConfigError(
+                    f"request {request_id!r} (status {status}) has no usable inputs to correct{why}: "
+                    f"the task takes {names}"
+                )
+            problem = output_problem(task, output)
+            if problem is not None:
+                raise ConfigError(
+                    f"the corrected output for request {request_id!r} {problem}", hint=_hint(task, output)
+                )
+            cursor.execute(
+                f"SELECT 1 FROM feedback WHERE task = {p} AND request_id = {p}", (task.name, request_id)
+            )
+            replaced = cursor.fetchone() is not None
+            record = {
+                "ts": time.time(),
+                "task": task.name,
+                "request_id": request_id,
+                "output": output,
+                "reviewer": reviewer.strip(),
+                "note": note or None,
+            }
+            values = [record[c] for c in FEEDBACK_COLUMNS]
+            values[FEEDBACK_COLUMNS.index("output")] = json.dumps(output, ensure_ascii=False)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in ("ts", "output", "reviewer", "note"))
+            cursor.execute(
+                f"INSERT INTO feedback ({', '.join(FEEDBACK_COLUMNS)}) "
+                f"VALUES ({', '.join([p] * len(FEEDBACK_COLUMNS))}) "
+                f"ON CONFLICT (task, request_id) DO UPDATE SET {updates}",
+                values,
+            )
+            connection.commit()
+        finally:
+            connection.close()
+        return {**record, "replaced": replaced}
+
+    def feedback(self, task: str, since: float | None = None) -> list[dict[str, Any]]:
+        """The corrections of ``task`` (a task name), oldest first, optionally only those made
+        after ``since`` (a Unix time), each joined with the request it corrects.
+
+        Each row: ``request_id``, ``ts`` (when corrected), ``output`` (the correction),
+        ``reviewer``, ``note``, and from the request: ``inputs`` (as logged, so already redacted
+        by the server), ``served_output``, ``release``, ``route``, ``status``, ``request_ts``.
+        """
+        p = self._param
+        sql = (
+            "SELECT f.request_id, f.ts, f.output, f.reviewer, f.note, "
+            "r.inputs, r.output, r.release, r.route, r.status, r.ts "
+            "FROM feedback f JOIN requests r ON r.id = "
+            "(SELECT MAX(id) FROM requests WHERE request_id = f.request_id AND task = f.task) "
+            f"WHERE f.task = {p}" + (f" AND f.ts > {p}" if since is not None else "") + " "
+            "ORDER BY f.ts, f.request_id"
+        )
+        params: list[Any] = [task] if since is None else [task, since]
+        connection = self._connect()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        finally:
+            connection.close()
+        names = (
+            "request_id",
+            "ts",
+            "output",
+            "reviewer",
+            "note",
+            "inputs",
+            "served_output",
+            "release",
+            "route",
+            "status",
+            "request_ts",
+        )
+        out = []
+        for row in rows:
+            item = dict(zip(names, row, strict=True))
+            for key in ("output", "inputs", "served_output"):
+                if item[key] is not None:
+                    item[key] = json.loads(item[key])
+            out.append(item)
+        return out
+
+
+def output_problem(task: Task, output: Any) -> str | None:
+    """What is wrong with ``output`` as an answer to ``task`` (a phrase completing "the output
+    ..."), or None when it satisfies the contract: the same label-set and JSON-schema rule the
+    data check applies, plus non-empty text for answer and generate tasks."""
+    from steerlab.data.cleaning import output_violation
+
+    if output is None:
+        return "is missing"
+    if task.kind == "classify":
+        problem = output_violation(output, set(task.label_names), None)
+    elif task.kind == "extract":
+        if not isinstance(output, dict):
+            return f"must be a JSON object, not {type(output).__name__}"
+        problem = output_violation(output, None, task.json_schema)
+    else:
+        if not isinstance(output, str) or not output.strip():
+            return "must be non-empty text"
+        problem = None
+    return None if problem is None else f"breaks the task's contract: {problem}"
+
+
+def _hint(task: Task, output: Any) -> str | None:
+    if task.kind == "classify":
+        import difflib
+
+        labels = task.label_names
+        close = difflib.get_close_matches(output, labels, n=3) if isinstance(output, str) else []
+        if close:
+            return f"did you mean {' or '.join(close)}?"
+        shown = ", ".join(labels[:20]) + (f", ... ({len(labels)} in all)" if len(labels) > 20 else "")
+        return f"the labels are: {shown}"
+    if task.kind == "extract":
+        return "the output must be a JSON object satisfying output.schema in task.yaml"
+    return None
