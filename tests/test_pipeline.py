@@ -46,6 +46,16 @@ def test_run_measures_tunes_decides_and_reports(tiny_chat_dir: Path, tmp_path: P
     assert [p["train_examples"] for p in data["learning_curve"]["points"]] == [38, 75]  # half, then all
     assert data["data_card"]["version"] == data["results"]["dataset_version"]
     assert "recommendation" in result.output
+    # The recommended candidate's threshold is fitted on dev; the main results are saved last, so
+    # `release create` (the newest results by default) pins it, not the curve's results.
+    primary = data["results"]["primary"]
+    best = max(data["results"]["candidates"], key=lambda c: c["metrics"][primary]["value"])["name"]
+    calibrated = data["decision"]["candidate"] or best
+    assert list(data["results"]["calibration"]) == [calibrated]
+    assert data["results"]["calibration"][calibrated]["dev"]["n"] == 15  # the whole dev split
+    newest = json.loads(sorted((tmp_path / "ws" / "runs").glob("*.json"))[-1].read_text())
+    assert newest["calibration"] == data["results"]["calibration"] and len(newest["candidates"]) == len(names)
+    assert 'id="escalation"' in out.read_text() and f"<h3>{calibrated}" in out.read_text()
     adapters = list_adapters(tmp_path / "ws")
     assert len(adapters) == 2
     # the budget is shared in proportion to the training sets: each run stops at the same share

@@ -76,11 +76,13 @@ def test_the_report_is_one_self_contained_page_with_every_section(tmp_path: Path
         "latency",
         "failures",
         "confusion",
+        "escalation",
         "learning-curve",
         "break-even",
         "data-card",
     ):
         assert f'id="{anchor}"' in html
+    assert "No confidence threshold was calibrated" in html
     assert html.count('<svg class="chart"') == 5  # quality/cost, latency, failures, confusion, learning curve
     assert "Fine-tune for cost: a tuned small model can give the quality for less." in html
     assert "Data card: runner" in html and "<table>" in html
@@ -93,6 +95,35 @@ def test_the_report_is_one_self_contained_page_with_every_section(tmp_path: Path
     assert data["decision"]["break_even"]["pays"] is True
     assert data["learning_curve"]["fit"]["b_per_ln_n"] == pytest.approx(0.1)
     assert data["results"]["candidates"][0]["name"] == "small-tuned"
+
+
+def with_threshold(evaluated):
+    """The recommended candidate calibrated on hand-made answers (tests/test_calibration.py)."""
+    from steerlab.evaluation.calibration import calibrate
+    from test_calibration import DEV, TEST
+
+    fitted = calibrate(DEV, TEST, metric="accuracy", target=0.8, max_escalation=0.5, min_accepted=3)
+    evaluated.calibration["small-tuned"] = fitted.to_dict()
+    return evaluated
+
+
+def test_the_report_shows_what_the_threshold_does_on_dev_and_test(tmp_path: Path) -> None:
+    task, evaluated, decision, card, curve = report_inputs(tmp_path)
+    assert decision.candidate == "small-tuned"
+    report = build_report(task, with_threshold(evaluated), decision, card=card, learning_curve=curve)
+    html_path, json_path = report.write(tmp_path / "out" / "report.html")
+    html = html_path.read_text()
+    section = html[html.index('id="escalation"') : html.index('id="learning-curve"')]
+    assert "<h3>small-tuned (recommended)</h3>" in section and "Threshold <b>0.6</b>" in section
+    assert "reach the accuracy target of 80% on dev" in section
+    assert "Dev: 83.3% [" in section and "accuracy on the 6 of 10 answers served, 40% escalated" in section
+    assert "Test: 80.0% [" in section and "accuracy on the 5 of 10 answers served, 50% escalated" in section
+    assert section.count('<svg class="chart"') == 1 and 'aria-label="quality against escalation' in section
+    rows = re.findall(r"<tr[^>]*><td class=\"num\">([^<]+)</td>", section)
+    assert rows == ["0", "0.4", "0.5", "0.6 (chosen)", "0.7"]
+    assert html.count('<svg class="chart"') == 6
+    data = json.loads(json_path.read_text())
+    assert data["results"]["calibration"]["small-tuned"]["threshold"] == 0.6
 
 
 def test_the_terminal_summary_names_the_recommendation(tmp_path: Path) -> None:
@@ -155,10 +186,10 @@ def assert_charts_render(html_path: Path, shot: Path, *, min_bands: int = 5) -> 
 @needs_browser
 def test_the_report_renders_its_charts_in_headless_chromium(tmp_path: Path) -> None:
     task, evaluated, decision, card, curve = report_inputs(tmp_path)
-    html_path, _ = build_report(task, evaluated, decision, card=card, learning_curve=curve).write(
-        tmp_path / "r.html"
-    )
-    assert_charts_render(html_path, tmp_path / "report.png")
+    html_path, _ = build_report(
+        task, with_threshold(evaluated), decision, card=card, learning_curve=curve
+    ).write(tmp_path / "r.html")
+    assert_charts_render(html_path, tmp_path / "report.png", min_bands=6)
 
 
 @needs_browser

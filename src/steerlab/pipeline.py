@@ -2,7 +2,8 @@
 
 data check → prompt candidates → a retrieval candidate when the task has a knowledge base →
 LoRA tuning (and a learning curve at smaller training sets) → evaluation of every candidate on
-the same held-out examples → decision → report.
+the same held-out examples → decision → the recommended candidate's confidence threshold for
+fallback and escalation, fitted on dev and measured on test → report.
 
 Every stage is cached where it stores its result (dataset versions, index versions, training
 run folders with checkpoints, the per-prediction cache), so running the same command after a
@@ -108,7 +109,7 @@ def run_task(
 ) -> RunOutcome:
     from steerlab.data.check import current_dataset, workspace_for
     from steerlab.decision import CurvePoint, LearningCurve, decide
-    from steerlab.evaluation.evaluate import evaluate
+    from steerlab.evaluation.evaluate import calibrate_results, evaluate, save_results
     from steerlab.report import build_report
     from steerlab.tuning.tune import tune
 
@@ -166,6 +167,7 @@ def run_task(
         workspace=root,
         batch_size=settings.batch_size,
         progress=eval_progress,
+        save=False,  # saved once calibrated, after the curve's results: the newest file is this one
     )
     say("eval", f"{len(candidates)} candidates on {results.n} {results.split} examples")
 
@@ -199,10 +201,40 @@ def run_task(
         task, results, train_examples=len(dataset.train), training_wall_s=walls, learning_curve=curve
     )
     say("decide", decision.headline)
+
+    say("calibrate", "")
+    calibrated = decision.candidate or results.best().name
+    fitted = calibrate_results(
+        task,
+        results,
+        [c for c in candidates if c.name == calibrated],
+        workspace=root,
+        per_label=settings.per_label,
+        limit=settings.limit,
+        batch_size=settings.batch_size,
+        progress=eval_progress,
+    )[calibrated]
+    save_results(results, root)
+    say("calibrate", f"{calibrated}: {_threshold_summary(fitted)}")
     target = out or root / "reports" / f"{task.name}.html"
     html, data = build_report(task, results, decision, card=card, learning_curve=curve).write(target)
     say("report", str(html))
     return RunOutcome(results, decision, html, data, curve, adapters)
+
+
+def _threshold_summary(calibration: dict[str, Any]) -> str:
+    """``threshold 0.62; dev: 88.0% field_f1 served, 21% escalated; test: ...``."""
+    if calibration["threshold"] is None:
+        return f"no threshold ({calibration['reason']})"
+    parts = [f"threshold {calibration['threshold']:.3g}"]
+    for split in ("dev", "test"):
+        point = calibration.get(split)
+        if point and point["quality"] is not None:
+            parts.append(
+                f"{split}: {point['quality']:.1%} {calibration['metric']} served, "
+                f"{point['escalation_rate']:.0%} escalated"
+            )
+    return "; ".join(parts)
 
 
 def _short(model: str) -> str:

@@ -19,6 +19,7 @@ from steerlab.cli import (  # noqa: F401  (registers commands)
     feedback,
     kb,
     models,
+    monitor,
     pipeline,
     prompting,
     prompts,

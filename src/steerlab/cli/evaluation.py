@@ -43,6 +43,14 @@ def eval_command(
     consistency: Annotated[
         int, typer.Option(help="Rerun sampling candidates with N seeds and report self-agreement.")
     ] = 0,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="Also predict the dev split and fit each candidate's confidence threshold for "
+            "fallback and escalation (measured on test; a release pins it).",
+        ),
+    ] = False,
     workspace: Annotated[
         Path | None, typer.Option(envvar="STEERLAB_WORKSPACE", help="Default TASK_DIR/.steerlab.")
     ] = None,
@@ -97,6 +105,7 @@ def eval_command(
             batch_size=batch_size,
             consistency_repeats=consistency,
             progress=update,
+            calibrate=calibrate,
         )
     if as_json:
         console.print_json(results.to_json())
@@ -140,6 +149,17 @@ def eval_command(
         console.print(
             f"consistency: {subject} {what} on {value['exact']:.0%} of examples, "
             f"same structure on {value['structure']:.0%}{note}"
+        )
+    for name, fitted in results.calibration.items():
+        if fitted["threshold"] is None:
+            console.print(f"threshold: {name}: none ({fitted['reason']})")
+            continue
+        dev, test = fitted["dev"], fitted["test"] or {}
+        served = "-" if test.get("quality") is None else f"{test['quality']:.1%}"
+        console.print(
+            f"threshold: {name}: {fitted['threshold']:.3g} on dev ({fitted['reason']}); on test "
+            f"{served} {fitted['metric']} served, {test.get('escalation_rate', 0):.0%} escalated "
+            f"(dev: {dev['escalation_rate']:.0%})"
         )
     if results.minimum_detectable_difference is not None:
         console.print(

@@ -88,6 +88,8 @@ def create_command(
     if new:
         summary = release.primary_summary()
         console.print(f"[green]Created[/green] {release.id}: {release.candidate_name}, {summary}")
+        if release.threshold is not None:
+            console.print(f"Confidence threshold: {release.threshold_summary()}")
     else:
         console.print(f"{release.id} already pins exactly this (created {show_time(release.created)})")
         if note and note != release.note:
@@ -150,6 +152,7 @@ def _show_table(release: Release, state: ChannelState) -> Table:
         ("dataset", pins["dataset"]["version"]),
         ("evaluation", f"{evaluation['results']}  sha256 {evaluation['sha256'][:16]}…"),
         ("measured", release.primary_summary()),
+        ("threshold", release.threshold_summary()),
     ]
     rows += [
         (name, f"{value['value']:.3f} [{value['low']:.3f}, {value['high']:.3f}]")

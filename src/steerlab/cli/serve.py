@@ -29,7 +29,11 @@ def serve_command(
         str | None, typer.Option(help="Release id answering when the active release cannot (one task only).")
     ] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Confidence below which answers fall back or escalate.")
+        float | None,
+        typer.Option(
+            help="Confidence below which answers fall back or escalate (default: each release's "
+            "threshold fitted on dev; 0 turns thresholding off)."
+        ),
     ] = None,
     log: Annotated[
         str | None,

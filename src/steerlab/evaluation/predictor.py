@@ -271,6 +271,7 @@ def _prediction(
         input_tokens=generation.input_tokens,
         output_tokens=generation.output_tokens,
         latency_s=generation.latency_s,
+        confidence=generation.confidence,
         extra={"finish_reason": generation.finish_reason},
         **fields,
     )

@@ -69,6 +69,10 @@ class EvalResults:
     comparisons: list[dict[str, Any]]
     minimum_detectable_difference: float | None
     consistency: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    """Candidate name -> its confidence threshold fitted on dev and checked on this split
+    (:class:`~steerlab.evaluation.calibration.Calibration` as a dict); only the candidates
+    calibrated (``steerlab run`` calibrates the recommended one)."""
 
     def best(self) -> CandidateResult:
         return max(self.candidates, key=lambda c: c.metrics[self.primary].value)

@@ -90,6 +90,11 @@ class Generation:
     output_tokens: int
     finish_reason: Literal["stop", "length"]
     latency_s: float
+    confidence: float | None = None
+    """Geometric-mean probability of the generated tokens the model had a choice about (tokens
+    a JSON grammar forced are left out: they say nothing about the model's certainty), from the
+    distribution it decoded from after any constraint and before temperature. None where the
+    backend reports no token probabilities. Thresholded for fallback and escalation."""
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,13 @@ class Release:
         return self.record["evaluation"]
 
     @property
+    def threshold(self) -> float | None:
+        """The confidence threshold fitted on dev when the candidate was evaluated; the server
+        escalates answers below it unless told another. None: the evaluation fitted none."""
+        calibration = self.evaluation.get("calibration") or {}
+        return calibration.get("threshold")
+
+    @property
     def created(self) -> str:
         return self.record["created"]
 
@@ -116,6 +123,23 @@ class Release:
         from steerlab.prompts import load_template
 
         return load_template(str(self.template_path))
+
+    def threshold_summary(self) -> str:
+        """``0.62 (dev: 91.0% accuracy served, 24% escalated; test: 89.5%, 27%)``, or why none."""
+        calibration = self.evaluation.get("calibration")
+        if not calibration:
+            return "none calibrated (evaluate with calibration: steerlab run, or steerlab eval --calibrate)"
+        if calibration["threshold"] is None:
+            return f"none ({calibration['reason']})"
+        measured = []
+        for split in ("dev", "test"):
+            point = calibration.get(split)
+            if point and point.get("quality") is not None:
+                measured.append(
+                    f"{split}: {point['quality']:.1%} {calibration['metric']} served, "
+                    f"{point['escalation_rate']:.0%} escalated"
+                )
+        return f"{calibration['threshold']:.4g}" + (f" ({'; '.join(measured)})" if measured else "")
 
     def primary_summary(self) -> str:
         """``accuracy 61.1% [45.0%, 75.0%] on 36 test examples``, for tables and the change log."""
@@ -281,7 +305,7 @@ def _pins(
 
 
 def _evaluation(results: EvalResults, result: CandidateResult, results_file: Path, sha256: str) -> dict:
-    return {
+    evaluation = {
         "results": results_file.name,
         "sha256": sha256,
         "dataset_version": results.dataset_version,
@@ -292,6 +316,13 @@ def _evaluation(results: EvalResults, result: CandidateResult, results_file: Pat
         "validity_rate": result.validity_rate,
         "ops": result.ops,
     }
+    calibration = results.calibration.get(result.name)
+    if calibration is not None:
+        # Only when there is one: results without it pin exactly what they pinned before, so
+        # creating a release again from them still finds the same id.
+        keys = ("threshold", "rule", "reason", "metric", "target", "max_escalation", "dev", "test")
+        evaluation["calibration"] = {key: calibration.get(key) for key in keys}
+    return evaluation
 
 
 def _results_file(workspace: Path, task: Task, results_file: str | Path | None) -> Path:

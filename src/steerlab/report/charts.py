@@ -20,6 +20,7 @@ __all__ = [
     "latency_chart",
     "learning_curve_chart",
     "quality_cost_chart",
+    "threshold_chart",
 ]
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -235,3 +236,67 @@ def learning_curve_chart(curve: Mapping[str, Any], target: float | None) -> str:
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     return _svg(figure, "learning curve")
+
+
+def threshold_chart(calibration: Mapping[str, Any], candidate: str) -> str:
+    """Quality of the accepted answers against the share escalated, one point per confidence
+    threshold, on dev (where it was chosen) and on test (where it was not), chosen one marked."""
+    curve = calibration.get("curve") or []
+    if not curve or calibration.get("threshold") is None:
+        return ""
+    figure = _figure(7.5, 3.8)
+    axes = figure.add_subplot()
+    metric = calibration.get("metric", "quality")
+    for split, colour, style in (("dev", PALETTE[0], "-"), ("test", PALETTE[1], "--")):
+        drawn = [row for row in curve if row.get(f"{split}_quality") is not None]
+        if not drawn:
+            continue
+        axes.plot(
+            [row[f"{split}_escalation"] for row in drawn],
+            [row[f"{split}_quality"] for row in drawn],
+            style,
+            color=colour,
+            marker=".",
+            markersize=4,
+            label=f"{split}" + (" (threshold chosen here)" if split == "dev" else " (held out)"),
+        )
+    threshold = calibration["threshold"]
+    for split, colour, marker in (("dev", PALETTE[0], "o"), ("test", PALETTE[1], "s")):
+        point = calibration.get(split)
+        if not point or point.get("quality") is None:
+            continue
+        value = point["quality"]
+        low, high = point.get("low"), point.get("high")
+        errors = None if low is None or high is None else [[value - low], [high - value]]
+        axes.errorbar(
+            [point["escalation_rate"]],
+            [value],
+            yerr=errors,
+            fmt=marker,
+            color=colour,
+            capsize=4,
+            markersize=7,
+        )
+    chosen = calibration.get("dev") or {}
+    if chosen.get("quality") is not None:
+        axes.annotate(
+            f"threshold {threshold:.3g}",
+            (chosen["escalation_rate"], chosen["quality"]),
+            textcoords="offset points",
+            xytext=(-10, 10),
+            ha="right",
+            fontsize=8,
+        )
+    target = calibration.get("target")
+    if target is not None:
+        axes.axhline(target, color="#444", linestyle="--", linewidth=1, label=f"target {target:.0%}")
+    cap = calibration.get("max_escalation")
+    if cap is not None:
+        axes.axvline(cap, color="#999", linestyle=":", linewidth=1, label=f"escalation cap {cap:.0%}")
+    axes.set_xlim(-0.02, 1.02)
+    axes.set_xlabel("share of requests escalated (below the threshold, or invalid)")
+    axes.set_ylabel(f"{metric} of the answers served")
+    axes.set_title(candidate, fontsize=9)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    return _svg(figure, f"quality against escalation for {candidate}")

@@ -47,4 +47,13 @@ def summary_table(results: EvalResults, decision: Decision) -> Group:
     if decision.candidate:
         lines.append(f"candidate: [bold]{decision.candidate}[/bold]")
     lines += [f"- {reason}" for reason in decision.reasons]
+    for name, calibration in results.calibration.items():
+        if calibration["threshold"] is None or not calibration.get("test"):
+            continue
+        test = calibration["test"]
+        served = "-" if test["quality"] is None else f"{test['quality']:.1%}"
+        lines.append(
+            f"{name}: confidence threshold {calibration['threshold']:.3g} (fitted on dev): on test "
+            f"{served} {calibration['metric']} served, {test['escalation_rate']:.0%} escalated"
+        )
     return Group(table, Panel("\n".join(lines), title="recommendation", expand=False))

@@ -55,7 +55,8 @@ class ServiceSettings:
     max_wait_s: float = 0.005
     """How long a batch waits to fill once its first request is in."""
     threshold: float | None = None
-    """Answers with a confidence below this go to the fallback (or escalate)."""
+    """Answers with a confidence below this go to the fallback (or escalate). None: each
+    release's own threshold, fitted on dev when it was evaluated (none if it has none)."""
     fallback: str | None = None
     """A release id (of this task) that answers when the active release cannot."""
     poll_s: float = 0.5
@@ -282,6 +283,8 @@ class TaskService:
         if not prediction.valid or prediction.output is None:
             return None, "output does not satisfy the contract"
         threshold = self.settings.threshold
+        if threshold is None:
+            threshold = loaded.release.threshold  # fitted on dev when the release was evaluated
         if threshold is not None and prediction.confidence is not None and prediction.confidence < threshold:
             return None, f"confidence {prediction.confidence:.2f} below {threshold:.2f}"
         answer = ServedAnswer(
