@@ -153,7 +153,14 @@ def test_keys_rate_limits_and_body_size_are_enforced(space) -> None:
             "health": await client.get("/healthz"),
         }
 
-    got = asyncio.run(serve(task, ws, ServiceSettings(poll_s=0), calls, keys=KeyStore.load(ws)))
+    from steerlab.serving.requestlog import RequestLog
+
+    log = RequestLog.for_workspace(ws)
+    got = asyncio.run(serve(task, ws, ServiceSettings(poll_s=0), calls, keys=KeyStore.load(ws), log=log))
+    log.close()
+    logged = RequestLog.for_workspace(ws).recent(task=task.name)
+    assert [r["status"] for r in logged] == [401, 401, 200, 200, 429, 413]  # refusals are logged too
+    assert [r["key_name"] for r in logged][2:] == ["crm", "crm", "crm", None]
     assert got["no key"].status_code == 401 and got["wrong key"].status_code == 401
     assert got["ok"].status_code == 200 and got["ok again"].status_code == 200
     assert got["limited"].status_code == 429 and int(got["limited"].headers["retry-after"]) >= 1

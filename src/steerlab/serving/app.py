@@ -125,6 +125,33 @@ def create_serving_app(
         return services[task]
 
     @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        if not request.url.path.startswith("/v1/"):
+            return await call_next(request)
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None:
+                return _error(411, "a Content-Length header is required", "invalid_request_error")
+            if not length.isdigit() or int(length) > max_body_bytes:
+                return _error(413, f"request body over {max_body_bytes} bytes", "invalid_request_error")
+        if not keys.open:
+            header = request.headers.get("authorization", "")
+            given = header.removeprefix("Bearer ").strip() if header else request.headers.get("x-api-key")
+            record = keys.find(given)
+            if record is None:
+                return _error(401, "missing or unknown API key", "authentication_error", "invalid_api_key")
+            request.state.key_name = record.name  # logged with the request, limited or not
+            allowed, wait = limiter.allow(record.name, record.rate_per_minute)
+            if not allowed:
+                response = _error(429, f"rate limit of {record.rate_per_minute}/min", "rate_limit_error")
+                response.headers["Retry-After"] = str(max(1, round(wait)))
+                return response
+            request.state.key_name = record.name
+        return await call_next(request)
+
+    # Registered last, so outermost (Starlette runs the last-added middleware first): requests
+    # the guard refuses (401, 411, 413, 429) are logged and counted too.
+    @app.middleware("http")
     async def record(request: Request, call_next: Any) -> Response:
         """Outermost: give every /v1/ request an id and log how it ended, whoever answered."""
         if not request.url.path.startswith("/v1/"):
@@ -167,30 +194,6 @@ def create_serving_app(
                 )
             )
         return response
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        if not request.url.path.startswith("/v1/"):
-            return await call_next(request)
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None:
-                return _error(411, "a Content-Length header is required", "invalid_request_error")
-            if not length.isdigit() or int(length) > max_body_bytes:
-                return _error(413, f"request body over {max_body_bytes} bytes", "invalid_request_error")
-        if not keys.open:
-            header = request.headers.get("authorization", "")
-            given = header.removeprefix("Bearer ").strip() if header else request.headers.get("x-api-key")
-            record = keys.find(given)
-            if record is None:
-                return _error(401, "missing or unknown API key", "authentication_error", "invalid_api_key")
-            allowed, wait = limiter.allow(record.name, record.rate_per_minute)
-            if not allowed:
-                response = _error(429, f"rate limit of {record.rate_per_minute}/min", "rate_limit_error")
-                response.headers["Retry-After"] = str(max(1, round(wait)))
-                return response
-            request.state.key_name = record.name
-        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
