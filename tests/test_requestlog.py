@@ -85,3 +85,24 @@ def test_a_log_from_before_feedback_gains_the_table_and_keeps_its_rows(
     assert [r["request_id"] for r in log.recent()] == ["old-1"]
     assert log.feedback("triage") == []
     log.close()
+
+
+def test_a_log_written_before_routed_to_existed_gains_the_column(tmp_path) -> None:
+    import sqlite3
+
+    from steerlab.serving.requestlog import LogEntry, RequestLog
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE requests (id INTEGER PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, request_id TEXT "
+            "NOT NULL, task TEXT NOT NULL, release TEXT, route TEXT, status INTEGER NOT NULL, key_name TEXT, "
+            "latency_s DOUBLE PRECISION, input_tokens INTEGER, output_tokens INTEGER, confidence DOUBLE "
+            "PRECISION, inputs TEXT, output TEXT, reason TEXT)"
+        )
+        old.execute("INSERT INTO requests (ts, request_id, task, status) VALUES (1.0, 'a', 't', 200)")
+    log = RequestLog(path)
+    log.write(LogEntry(request_id="b", task="t", status=200, release="r2", routed_to="r1", route="fallback"))
+    log.close()
+    rows = RequestLog(path).recent("t")
+    assert [(r["request_id"], r["routed_to"]) for r in rows] == [("a", None), ("b", "r1")]

@@ -81,6 +81,7 @@ def test_a_failing_backend_falls_back_then_escalates(space) -> None:
     with_fallback = ServiceSettings(poll_s=0, fallback=ids["two-shot"])
     answer = asyncio.run(serve(task, ws, with_fallback, calls)).json()
     assert answer["route"] == "fallback" and answer["release"] == ids["two-shot"]
+    assert answer["routed_to"] == ids["zero"]  # what A/B outcomes and drift count it against
     assert answer["output"] in LABELS and "backend error: ConnectionError" in answer["reason"]
 
     escalated = asyncio.run(serve(task, ws, ServiceSettings(poll_s=0), calls))
@@ -265,8 +266,18 @@ def test_a_canary_answers_its_share_and_metrics_are_per_release(space) -> None:
         after = [await client.post(url, json={"inputs": {"text": f"where is order {i}"}}) for i in range(5)]
         return split, metrics, after, (await client.get("/metrics")).text
 
-    split, metrics, after, later = asyncio.run(serve(task, ws, ServiceSettings(poll_s=0), calls))
+    from steerlab.serving.outcomes import release_outcomes
+    from steerlab.serving.requestlog import RequestLog
+
+    log = RequestLog.for_workspace(ws)
+    split, metrics, after, later = asyncio.run(serve(task, ws, ServiceSettings(poll_s=0), calls, log=log))
+    log.close()
     answered = [r.json()["release"] for r in split]
+    rows = RequestLog.for_workspace(ws).recent(task=task.name)[:30]
+    outcomes = {o.release: o for o in release_outcomes(rows)}
+    assert outcomes[ids["two-shot"]].requests == answered.count(ids["two-shot"])
+    assert outcomes[ids["two-shot"]].share + outcomes[ids["zero"]].share == pytest.approx(1.0)
+    assert all(o.primary == 1.0 and o.server_errors == 0 and o.p95_latency_s > 0 for o in outcomes.values())
     assert 8 <= answered.count(ids["two-shot"]) <= 22 and set(answered) == set(ids.values())
     for release in ids.values():
         n = answered.count(release)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +16,7 @@ from steerlab.cli.app import JsonOption, app, console, err_console
 
 if TYPE_CHECKING:
     from steerlab.serving.drift import DriftStatus
+    from steerlab.serving.outcomes import ReleaseOutcome
 
 __all__ = ["monitor_command"]
 
@@ -69,6 +71,37 @@ def _print(status: DriftStatus) -> None:
     console.print(Text(status.recommendation, style=STYLE[status.verdict]))
 
 
+def _print_outcomes(outcomes: list[ReleaseOutcome], window: int) -> None:
+    """Releases side by side over the same recent requests: the A/B or canary comparison."""
+
+    def share(value: float) -> str:
+        return f"{value:.1%}"
+
+    table = Table(
+        title=f"releases over the last {window} requests (a fallback counts against the release asked)"
+    )
+    for column in ("release", "requests", "share", "answered", "fallback", "escalated", "refused"):
+        table.add_column(column, justify="right" if column != "release" else "left")
+    for column in ("5xx", "mean confidence", "p50 / p95 s"):
+        table.add_column(column, justify="right")
+    for o in outcomes:
+        confidence = f"{o.mean_confidence:.3f}" if o.mean_confidence is not None else "-"
+        latency = f"{o.p50_latency_s:.2f} / {o.p95_latency_s:.2f}" if o.p50_latency_s is not None else "-"
+        table.add_row(
+            o.release,
+            str(o.requests),
+            share(o.share),
+            share(o.primary),
+            share(o.fallback),
+            share(o.escalated),
+            share(o.refused),
+            str(o.server_errors),
+            confidence,
+            latency,
+        )
+    console.print(table)
+
+
 @app.command("monitor")
 def monitor_command(
     task_dir: Annotated[Path, typer.Argument(help="A task folder (with task.yaml).")],
@@ -111,6 +144,7 @@ def monitor_command(
     from steerlab.data.check import workspace_for
     from steerlab.errors import ConfigError
     from steerlab.serving.drift import check_drift
+    from steerlab.serving.outcomes import release_outcomes
     from steerlab.serving.requestlog import RequestLog
     from steerlab.task import load_task
 
@@ -137,11 +171,16 @@ def monitor_command(
                 min_requests=min_requests,
                 threshold=threshold,
             )
+            since = time.time() - hours * 3600 if hours is not None else None
+            outcomes = release_outcomes(request_log.recent(task.name, since=since, limit=window))
     finally:
         request_log.close()
     if as_json:
-        console.print_json(json.dumps(status.to_dict(), default=str))
+        payload = {**status.to_dict(), "releases": [o.to_dict() for o in outcomes]}
+        console.print_json(json.dumps(payload, default=str))
     else:
         _print(status)
+        if len(outcomes) > 1:  # an A/B split or a canary, or a switch within the window
+            _print_outcomes(outcomes, window)
     if status.exit_code:
         raise typer.Exit(code=status.exit_code)

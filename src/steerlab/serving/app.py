@@ -249,6 +249,7 @@ def create_serving_app(
             output=answer.output,
             reason=answer.reason,
             batch_size=answer.batch_size,
+            routed_to=answer.routed_to or answer.release,
         )
         return answer
 

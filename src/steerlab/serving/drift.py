@@ -417,8 +417,8 @@ def check_drift(
 
     ``threshold`` is the serving confidence threshold (default: the release's calibrated one, or
     the one the escalation reasons state), so answers it escalated are expected, not drift.
-    While a canary runs, fallback answers count against the active release: the log names the
-    release that answered, not the one that failed first.
+    A fallback answer counts against the release the request was sent to (``routed_to`` in the
+    log), not the fallback that answered it.
     """
     import time
 
@@ -472,11 +472,7 @@ def check_drift(
         embedder = default_embedder()
     prepared = []
     for chunk, (sample, embedded) in zip(chunks, _embed(task, chunks, embedder), strict=True):
-        ours = [
-            r
-            for r in chunk
-            if r["release"] == release.id or (r["route"] == "fallback" and release.id == state.active)
-        ]
+        ours = [r for r in chunk if (r.get("routed_to") or r["release"]) == release.id]
         prepared.append(_Window(chunk, sample, embedded, ours))
     trend = tuple(
         _analyse(task, profile, w, prepared[i - 1] if i else None, threshold) for i, w in enumerate(prepared)

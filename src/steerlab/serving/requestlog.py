@@ -48,7 +48,11 @@ COLUMNS = (
     "inputs",
     "output",
     "reason",
+    "routed_to",
 )
+
+ADDED_COLUMNS = {"routed_to": "TEXT"}
+"""Columns added after the first release of the log; an older database gains them on open."""
 
 SCHEMA = (
     """
@@ -67,7 +71,8 @@ CREATE TABLE IF NOT EXISTS requests (
     confidence DOUBLE PRECISION,
     inputs TEXT,
     output TEXT,
-    reason TEXT
+    reason TEXT,
+    routed_to TEXT
 )
 """,
     # Feedback looks requests up by id; without the index every correction scans the whole log.
@@ -106,6 +111,9 @@ class LogEntry:
     """Already redacted by the caller (the guardrails); stored as JSON."""
     output: Any = None
     reason: str | None = None
+    routed_to: str | None = None
+    """The release the request was sent to (the canary or the active one); ``release`` is the one
+    that answered, which differs when it fell back. A/B comparisons count by this one."""
     ts: float = field(default_factory=time.time)
 
     def row(self) -> tuple[Any, ...]:
@@ -149,6 +157,8 @@ class RequestLog:
             with connection.cursor() as cursor:
                 for statement in SCHEMA:
                     cursor.execute(statement.format(serial="BIGSERIAL"))
+                for column, kind in ADDED_COLUMNS.items():
+                    cursor.execute(f"ALTER TABLE requests ADD COLUMN IF NOT EXISTS {column} {kind}")
             connection.commit()
             return connection
         path = self.url.removeprefix("sqlite:///")
@@ -156,6 +166,10 @@ class RequestLog:
         connection.execute("PRAGMA journal_mode=WAL")
         for statement in SCHEMA:
             connection.execute(statement.format(serial="INTEGER"))
+        present = {row[1] for row in connection.execute("PRAGMA table_info(requests)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in present:
+                connection.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
         connection.commit()
         return connection
 

@@ -82,6 +82,8 @@ class ServedAnswer:
     batch_size: int | None = None
     guardrail: str | None = None
     """The refusal rule's name, or "injection", when a guardrail answered instead of a model."""
+    routed_to: str | None = None
+    """The release chosen for the request (active or canary); ``release`` answered it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +96,7 @@ class ServedAnswer:
             "citations": self.citations,
             "reason": self.reason,
             "guardrail": self.guardrail,
+            "routed_to": self.routed_to or self.release,
             "latency_s": round(self.latency_s, 4),
             "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
         }
@@ -268,7 +271,7 @@ class TaskService:
         if fallback is not None and fallback is not primary:
             answer, second = await self._ask(fallback, example(fallback), "fallback")
             if answer is not None:
-                return ServedAnswer(**{**answer.__dict__, "reason": reason})
+                return ServedAnswer(**{**answer.__dict__, "reason": reason, "routed_to": primary.id})
             reason = f"{reason}; fallback: {second}"
         return ServedAnswer(output=None, route="escalated", release=primary.id, reason=reason)
 
