@@ -106,3 +106,22 @@ def test_a_log_written_before_routed_to_existed_gains_the_column(tmp_path) -> No
     log.close()
     rows = RequestLog(path).recent("t")
     assert [(r["request_id"], r["routed_to"]) for r in rows] == [("a", None), ("b", "r1")]
+
+
+def test_a_failing_database_drops_rows_with_a_warning_and_the_writer_lives_on(tmp_path, caplog) -> None:
+    import sqlite3
+
+    from steerlab.serving.requestlog import SCHEMA, LogEntry, RequestLog
+
+    path = tmp_path / "log.sqlite"
+    log = RequestLog(path)
+    with sqlite3.connect(path) as other:
+        other.execute("DROP TABLE requests")
+    log.write(LogEntry(request_id="lost", task="t", status=200))
+    log.flush()
+    assert log.dropped == 1 and "1 rows not written" in caplog.text
+    with sqlite3.connect(path) as other:
+        other.execute(SCHEMA[0].format(serial="INTEGER"))
+    log.write(LogEntry(request_id="kept", task="t", status=200))
+    log.close()
+    assert [r["request_id"] for r in RequestLog(path).recent()] == ["kept"]

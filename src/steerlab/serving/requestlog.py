@@ -16,7 +16,9 @@ once, not queued: the reviewer is told whether it was accepted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from steerlab.task import Task
 
 __all__ = ["LogEntry", "RequestLog", "output_problem"]
+
+_log = logging.getLogger("steerlab.requestlog")
 
 COLUMNS = (
     "ts",
@@ -131,7 +135,9 @@ class RequestLog:
         self.url = str(url)
         self.postgres = self.url.startswith(("postgresql://", "postgres://"))
         self._param = "%s" if self.postgres else "?"
-        self._connect().close()  # create the table now: a bad URL fails at start-up, not later
+        self._connect(setup=True).close()  # tables now: a bad URL fails at start-up, not later
+        self.dropped = 0
+        """Rows the database refused twice (reported as warnings), so a server can export it."""
         self._queue: queue.Queue[LogEntry | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="request-log", daemon=True)
         self._writer.start()
@@ -144,7 +150,12 @@ class RequestLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(path)
 
-    def _connect(self) -> Any:
+    def _connect(self, *, setup: bool = False) -> Any:
+        """A connection; ``setup`` (once, when the log is opened) creates and migrates the tables.
+
+        Only once: on PostgreSQL, schema statements from two connections at the same moment (the
+        writer thread and a reader) take conflicting table locks and deadlock (seen in CI).
+        """
         if self.postgres:
             try:
                 import psycopg
@@ -154,23 +165,31 @@ class RequestLog:
                 connection = psycopg.connect(self.url, autocommit=False)
             except psycopg.Error as error:
                 raise ConfigError(f"cannot connect to the request log database: {error}") from error
-            with connection.cursor() as cursor:
-                for statement in SCHEMA:
-                    cursor.execute(statement.format(serial="BIGSERIAL"))
-                for column, kind in ADDED_COLUMNS.items():
-                    cursor.execute(f"ALTER TABLE requests ADD COLUMN IF NOT EXISTS {column} {kind}")
-            connection.commit()
+            if setup:
+                with connection.cursor() as cursor:
+                    for statement in SCHEMA:
+                        cursor.execute(statement.format(serial="BIGSERIAL"))
+                    cursor.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = 'requests'"
+                    )
+                    present = {row[0] for row in cursor.fetchall()}
+                    for column, kind in ADDED_COLUMNS.items():
+                        if column not in present:
+                            cursor.execute(f"ALTER TABLE requests ADD COLUMN IF NOT EXISTS {column} {kind}")
+                connection.commit()
             return connection
         path = self.url.removeprefix("sqlite:///")
         connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        for statement in SCHEMA:
-            connection.execute(statement.format(serial="INTEGER"))
-        present = {row[1] for row in connection.execute("PRAGMA table_info(requests)")}
-        for column, kind in ADDED_COLUMNS.items():
-            if column not in present:
-                connection.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
-        connection.commit()
+        if setup:
+            connection.execute("PRAGMA journal_mode=WAL")  # persistent: set once per database
+            for statement in SCHEMA:
+                connection.execute(statement.format(serial="INTEGER"))
+            present = {row[1] for row in connection.execute("PRAGMA table_info(requests)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    connection.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
+            connection.commit()
         return connection
 
     def write(self, entry: LogEntry) -> None:
@@ -189,7 +208,10 @@ class RequestLog:
         self._writer.join(timeout=10)
 
     def _write_loop(self) -> None:
-        connection = self._connect()
+        """Commit queued rows in batches. A failed batch (the database restarting, a dropped
+        connection) is retried once on a new connection, then counted in ``dropped`` and
+        reported: the log must never take the server down with it."""
+        connection: Any = None
         insert = (
             f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join([self._param] * len(COLUMNS))})"
         )
@@ -203,16 +225,29 @@ class RequestLog:
                     except queue.Empty:
                         break
                 rows = [e.row() for e in batch if e is not None]
-                if rows:
-                    cursor = connection.cursor()
-                    cursor.executemany(insert, rows)
-                    connection.commit()
+                for attempt in (1, 2):
+                    if not rows:
+                        break
+                    try:
+                        connection = connection or self._connect()
+                        cursor = connection.cursor()
+                        cursor.executemany(insert, rows)
+                        connection.commit()
+                        break
+                    except Exception as error:  # any driver error: report, go on
+                        with contextlib.suppress(Exception):
+                            connection.close()
+                        connection = None
+                        if attempt == 2:
+                            self.dropped += len(rows)
+                            _log.warning("request log: %d rows not written: %s", len(rows), error)
                 for _ in batch:
                     self._queue.task_done()
                 if any(e is None for e in batch):
                     return
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def recent(self, task: str | None = None, since: float | None = None, limit: int = 10_000) -> list[dict]:
         """Rows, newest last, optionally of one task and after ``since`` (a Unix time)."""
