@@ -284,6 +284,7 @@ def test_a_canary_answers_its_share_and_metrics_are_per_release(space) -> None:
         line = f'route="primary",status="200",task="{task.name}"}} {float(n)}'
         assert f'steerlab_requests_total{{release="{release}",{line}' in metrics
     assert f'steerlab_release_traffic_share{{release="{ids["two-shot"]}",task="{task.name}"}} 0.5' in metrics
+    assert "steerlab_request_log_dropped_rows 0.0" in metrics
     assert {r.json()["release"] for r in after} == {ids["zero"]}
     assert f'steerlab_release_traffic_share{{release="{ids["two-shot"]}",task="{task.name}"}} 0.0' in later
 

@@ -216,6 +216,8 @@ def create_serving_app(
 
     @app.get("/metrics")
     async def prometheus() -> Response:
+        if log is not None:
+            metrics.log_dropped.set(log.dropped)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz")

@@ -63,6 +63,11 @@ class ServingMetrics:
             registry=r,
         )
         self.in_flight = Gauge("steerlab_requests_in_flight", "Requests being answered now.", registry=r)
+        self.log_dropped = Gauge(
+            "steerlab_request_log_dropped_rows",
+            "Request-log rows the database refused twice and were dropped (alert on any).",
+            registry=r,
+        )
         self.serving = Gauge(
             "steerlab_release_traffic_share",
             "Share of a task's traffic each loaded release is set to answer (canary splits).",
