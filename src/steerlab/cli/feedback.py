@@ -42,18 +42,12 @@ LogOption = Annotated[
 
 def _open(task_dir: Path, workspace: Path | None, log: str | None) -> tuple[Task, Path, RequestLog]:
     from steerlab.data.check import workspace_for
-    from steerlab.errors import ConfigError
     from steerlab.serving.requestlog import RequestLog
     from steerlab.task import load_task
 
     task = load_task(task_dir)
     root = workspace_for(task, workspace)
-    default = root / "serving" / "requests.sqlite"
-    if log is None and not default.is_file():  # opening it would create an empty log
-        raise ConfigError(
-            f"no request log at {default}", hint="pass the log `steerlab serve` writes to with --log URL"
-        )
-    return task, root, RequestLog.for_workspace(root, log)
+    return task, root, RequestLog.open_existing(root, log)
 
 
 def _when(ts: float) -> str:

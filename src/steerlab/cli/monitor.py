@@ -142,7 +142,6 @@ def monitor_command(
     Example: [bold]steerlab monitor examples/ticket-triage --window 300 || notify-team[/bold]
     """
     from steerlab.data.check import workspace_for
-    from steerlab.errors import ConfigError
     from steerlab.serving.drift import check_drift
     from steerlab.serving.outcomes import release_outcomes
     from steerlab.serving.requestlog import RequestLog
@@ -150,14 +149,7 @@ def monitor_command(
 
     task = load_task(task_dir)
     root = workspace_for(task, workspace)
-    # Opening a SQLite path creates it: a mistyped path would read as an empty log.
-    if log is None or not log.startswith(("postgresql://", "postgres://")):
-        path = Path(log.removeprefix("sqlite:///")) if log else root / "serving" / "requests.sqlite"
-        if not path.is_file():
-            raise ConfigError(
-                f"no request log at {path}", hint="pass the log `steerlab serve` writes to with --log URL"
-            )
-    request_log = RequestLog.for_workspace(root, log)
+    request_log = RequestLog.open_existing(root, log)
     try:
         with err_console.status("comparing recent requests with the evaluation"):
             status = check_drift(

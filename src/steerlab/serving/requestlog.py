@@ -150,6 +150,22 @@ class RequestLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(path)
 
+    @classmethod
+    def open_existing(cls, workspace: str | Path, url: str | None = None) -> RequestLog:
+        """The log a server wrote, for readers (``monitor``, ``feedback``): opening a SQLite path
+        creates it, so a mistyped or default path with no log is an error, not an empty log."""
+        if url is None or not url.startswith(("postgresql://", "postgres://")):
+            path = (
+                Path(url.removeprefix("sqlite:///"))
+                if url
+                else Path(workspace) / "serving" / "requests.sqlite"
+            )
+            if not path.is_file():
+                raise ConfigError(
+                    f"no request log at {path}", hint="pass the log `steerlab serve` writes to with --log URL"
+                )
+        return cls.for_workspace(workspace, url)
+
     def _connect(self, *, setup: bool = False) -> Any:
         """A connection; ``setup`` (once, when the log is opened) creates and migrates the tables.
 
