@@ -102,8 +102,14 @@ def create_serving_app(
         service.on_switch.append(lambda shares, name=name: metrics.shares(name, shares))
         metrics.shares(name, service.shares)  # a service started before the app was made
 
-    async def logged_inputs(service: TaskService, inputs: dict[str, Any]) -> dict[str, Any]:
-        return await asyncio.to_thread(redactor or service.guardrails.for_log, inputs)
+    async def scanned(service: TaskService, inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The inputs as the log keeps them, and their PII findings: one scan per request serves
+        the log here and the model's redaction in the service."""
+        text = {k: v for k, v in inputs.items() if isinstance(v, str)}
+        spans = await asyncio.to_thread(service.guardrails.spans, text) if text else {}
+        if redactor is not None:
+            return await asyncio.to_thread(redactor, inputs), spans
+        return service.guardrails.for_log(inputs, spans), spans
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -229,9 +235,10 @@ def create_serving_app(
     async def answer_for(request: Request, service: TaskService, inputs: dict[str, Any]) -> Any:
         """The service's answer, with what the log needs put on the request."""
         entry = request.state.entry
-        entry.update(task=service.task.name, inputs=await logged_inputs(service, inputs))
+        logged, spans = await scanned(service, inputs)
+        entry.update(task=service.task.name, inputs=logged)
         try:
-            answer = await service.predict(inputs)
+            answer = await service.predict(inputs, spans=spans)
         except InjectionBlocked as error:
             entry.update(reason=error.message, route="blocked")
             metrics.guardrails.labels(service.task.name, "injection").inc()

@@ -115,9 +115,15 @@ class Guardrails:
     ) -> dict[str, str]:
         return self.redact(inputs, spans, self.hosted_kinds if hosted else self.model_kinds)
 
-    def for_log(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """``inputs`` as the request log may keep them; non-text values pass as they are."""
+    def for_log(
+        self, inputs: dict[str, Any], spans: dict[str, list[PiiSpan]] | None = None
+    ) -> dict[str, Any]:
+        """``inputs`` as the request log may keep them; non-text values pass as they are.
+        ``spans``: the text fields' findings, when already scanned."""
         text = {k: v for k, v in inputs.items() if isinstance(v, str)}
         if not text:
             return dict(inputs)
-        return {**inputs, **self.redact(text, self.spans(text), self.log_kinds)}
+        return {
+            **inputs,
+            **self.redact(text, spans if spans is not None else self.spans(text), self.log_kinds),
+        }

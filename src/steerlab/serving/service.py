@@ -249,8 +249,11 @@ class TaskService:
             return self._canary[0]
         return self._active
 
-    async def predict(self, inputs: dict[str, Any]) -> ServedAnswer:
-        """The answer to one request; raises ConfigError for bad inputs and InjectionBlocked."""
+    async def predict(self, inputs: dict[str, Any], *, spans: dict[str, Any] | None = None) -> ServedAnswer:
+        """The answer to one request; raises ConfigError for bad inputs and InjectionBlocked.
+
+        ``spans``: the inputs' PII findings when the caller has already scanned them (the app
+        does, for its log), so a request is scanned once."""
         raw = self.example(inputs).inputs
         screening = self.guardrails.check(raw)
         await self.refresh()
@@ -259,7 +262,8 @@ class TaskService:
             route: Route = "refused" if screening.verdict == "refuse" else "escalated"
             reason, rule = screening.reason, screening.rule
             return ServedAnswer(output=None, route=route, release=primary.id, reason=reason, guardrail=rule)
-        spans = await asyncio.to_thread(self.guardrails.spans, raw)
+        if spans is None or set(spans) != set(raw):  # a number sent as a field was not scanned
+            spans = await asyncio.to_thread(self.guardrails.spans, raw)
 
         def example(loaded: LoadedRelease) -> Example:
             return Example(self.guardrails.for_model(raw, spans, hosted=loaded.hosted), None)
