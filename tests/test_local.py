@@ -218,3 +218,48 @@ def test_two_stage_scoring_picks_the_same_label_as_full_scoring(
                 assert reported == pytest.approx(exact, abs=1e-4)
     if flavour == "tiny_chat" and not shared:  # random weights rarely allow pruning; this case does
         assert any(p.bounded for p in pruned)
+
+
+@pytest.mark.parametrize("flavour", ["tiny_chat", "tiny_base"])
+def test_label_trie_decoding_outputs_one_label_and_follows_the_greedy_path(
+    flavour: str, request: pytest.FixtureRequest
+) -> None:
+    """Constrained decoding writes exactly one label, whatever random weights prefer, and the label
+    is the greedy walk down the trie: each token the best-scoring allowed continuation."""
+    from steerlab.models.label_trie import LabelTrie
+
+    model: TransformersModel = request.getfixturevalue(flavour)
+    labels = [model.label_prefix + label for label in MANY_LABELS]
+    outputs = model.generate(PROMPTS, GenerationParams(choices=tuple(labels)))
+    for prompt, output in zip(PROMPTS, outputs, strict=True):
+        assert output.text.strip() in MANY_LABELS
+        assert output.finish_reason == "stop"
+        assert output.confidence is not None and 0 < output.confidence <= 1
+        # The reference walk, one full forward pass per step.
+        text, templated = model.render(prompt)
+        ids = model.tokenizer(text, add_special_tokens=not templated)["input_ids"]
+        trie = LabelTrie([model._continuation_ids(text, label) for label in labels], model._eos_ids)
+        path: list[int] = []
+        while True:
+            with torch.inference_mode():
+                logits = model.model(input_ids=torch.tensor([ids + path])).logits[0, -1].float()
+            allowed = trie.allowed(path)
+            token = max(allowed, key=lambda t: float(logits[t]))
+            if token in model._eos_ids:
+                break
+            path.append(token)
+        assert output.text == model.tokenizer.decode(path, skip_special_tokens=True)
+
+
+def test_label_trie_allows_ends_only_after_whole_labels() -> None:
+    from steerlab.models.label_trie import LabelTrie
+
+    trie = LabelTrie([[5, 6], [5, 6, 7], [8]], end_ids=[0])
+    assert trie.allowed([]) == [5, 8]
+    assert trie.allowed([5]) == [6]
+    assert trie.allowed([5, 6]) == [7, 0]  # a whole label that is also another's prefix
+    assert trie.allowed([5, 6, 7]) == [0]
+    assert trie.allowed([9]) == []
+    assert trie.depth == 3
+    with pytest.raises(ValueError, match="end-of-turn"):
+        LabelTrie([[1]], end_ids=[])

@@ -354,3 +354,14 @@ def test_env_vars_supply_base_url_and_key(upstream: Any, monkeypatch: pytest.Mon
         assert model.base_url == DEFAULT_BASE_URL
     with OpenAICompatModel("gpt-x", base_url="http://user:secret@127.0.0.1:1/v1") as model:
         assert "secret" not in str(model.info())
+
+
+def test_label_trie_decoding_is_refused_before_any_request() -> None:
+    """An endpoint cannot decode under a label trie: the error says so and names what works,
+    before anything is sent (the address below has no server)."""
+    with (
+        OpenAICompatModel("gpt-x", base_url="http://127.0.0.1:9/v1", **FAST) as model,
+        pytest.raises(UnsupportedError, match="label trie") as caught,
+    ):
+        model.generate_one("hi", GenerationParams(choices=("a", "b")))
+    assert "label_scoring" in (caught.value.hint or "")

@@ -175,3 +175,25 @@ def test_stratified_slice_takes_n_per_label(prepared) -> None:
     chosen = stratified_slice(dataset.test, per_label=2, seed=0)
     assert sorted(p.output for p in chosen) == sorted(LABELS * 2)
     assert stratified_slice(dataset.test, per_label=2, seed=0) == chosen
+
+
+def test_label_decode_is_a_candidate_like_any_other(prepared, tmp_path: Path, tiny_chat_dir: Path) -> None:
+    """Greedy decoding down the label trie answers with a label for every input, with a
+    confidence, and is its own candidate in the cache (not a reuse of label scoring's answers)."""
+    task, dataset = prepared
+
+    def loader(name: str) -> TransformersModel:
+        return TransformersModel(tiny_chat_dir, name=name, dtype="float32")
+
+    scoring = Candidate(name="scoring", model="tiny")
+    decode = Candidate(name="decode", model="tiny", constraint="label_decode")
+    assert decode.fingerprint(task) != scoring.fingerprint(task)
+    [run] = run_candidates(
+        task, [decode], dataset.test, pool=dataset.train, workspace=tmp_path / "ws", model_loader=loader
+    )
+    assert run.computed == len(dataset.test)
+    for prediction in run.predictions:
+        assert prediction.valid and prediction.output in LABELS
+        assert prediction.raw_text.strip() == prediction.output
+        assert 0 < prediction.confidence <= 1
+        assert prediction.output_tokens >= 1

@@ -500,6 +500,32 @@ def test_missing_referenced_files_name_the_yaml_line(tmp_path: Path) -> None:
     assert "task.yaml:8: field 'data.knowledge_base': not found" in lines[3]
 
 
+def test_paths_read_environment_variables_with_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = classify_with("train: data/train.jsonl", "train: ${STEERLAB_TEST_DATA:-data}/train.jsonl")
+    folder = make_task(tmp_path, text, {"elsewhere/train.jsonl": ROWS})
+    monkeypatch.delenv("STEERLAB_TEST_DATA", raising=False)
+    unset = load_task(folder)
+    assert unset.data_paths["train"] == [(tmp_path / "data/train.jsonl").resolve()]
+    monkeypatch.setenv("STEERLAB_TEST_DATA", str(tmp_path / "elsewhere"))
+    moved = load_task(folder)
+    assert moved.data_paths["train"] == [(tmp_path / "elsewhere/train.jsonl").resolve()]
+    # The spec's hash holds the path as written, so where the data lives does not change it.
+    assert moved.content_hash() == unset.content_hash()
+
+
+def test_unset_environment_variable_names_the_yaml_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STEERLAB_TEST_DATA", raising=False)
+    error = load_error(
+        tmp_path, classify_with("train: data/train.jsonl", "train: ${STEERLAB_TEST_DATA}/t.csv")
+    )
+    assert (error.line, error.field) == (16, "data.train")
+    assert "environment variable STEERLAB_TEST_DATA is not set" in str(error)
+
+
 def test_broken_labels_file(tmp_path: Path) -> None:
     text = "name: t\nkind: classify\ninputs: text\noutput:\n  labels_file: l.json\n"
     text += "data: {train: data/train.jsonl}\n"

@@ -68,8 +68,12 @@ class Candidate(_Recipe):
     template: str = Field("auto", description="Prompt template name or path; auto = the task kind's default.")
     few_shot: FewShot = FewShot()
     reasoning: bool = Field(False, description="Think step by step before a parseable final answer.")
-    constraint: Literal["auto", "label_scoring", "json_schema", "free_text"] = Field(
-        "auto", description="auto: label_scoring for classify, json_schema for extract, free_text otherwise."
+    constraint: Literal["auto", "label_scoring", "label_decode", "json_schema", "free_text"] = Field(
+        "auto",
+        description=(
+            "auto: label_scoring for classify, json_schema for extract, free_text otherwise; "
+            "label_decode: greedy decoding constrained to the label trie (classify)."
+        ),
     )
     retrieval: Retrieval | None = None
     adapter: str | None = Field(None, description="A LoRA adapter id from the workspace registry.")
@@ -80,8 +84,10 @@ class Candidate(_Recipe):
 
     def resolved_constraint(self, task: Task) -> str:
         if self.constraint != "auto":
-            if self.constraint == "label_scoring" and task.kind != "classify":
-                raise ConfigError(f"candidate {self.name!r}: label_scoring only applies to classify tasks")
+            if self.constraint in ("label_scoring", "label_decode") and task.kind != "classify":
+                raise ConfigError(
+                    f"candidate {self.name!r}: {self.constraint} only applies to classify tasks"
+                )
             if self.constraint == "json_schema" and task.json_schema is None:
                 raise ConfigError(f"candidate {self.name!r}: json_schema needs a task with an output schema")
             return self.constraint

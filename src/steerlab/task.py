@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import types
 from collections.abc import Iterable, Mapping
@@ -615,8 +616,13 @@ class Task(_Spec):
         return None if kb is None else self.resolve(kb)
 
     def resolve(self, path: str | Path) -> Path:
-        """A path from the spec, made absolute against the task folder."""
-        return (self._dir / Path(path).expanduser()).resolve()
+        """A path from the spec, made absolute against the task folder.
+
+        ``${NAME}`` and ``${NAME:-default}`` are read from the environment first, so a task can
+        point at data that must stay outside the repository (a licensed or shared data set)
+        without anyone editing the YAML; an unset variable without a default is a ValueError.
+        """
+        return (self._dir / Path(expand_env(str(path))).expanduser()).resolve()
 
     def content_hash(self) -> str:
         """Stable 16-hex hash of the spec, including labels and schema read from files.
@@ -781,14 +787,46 @@ def _unknown_metric(metric: str, kind: str) -> str:
 def _check_data_files(task: Task, problems: list[tuple[Loc, str]]) -> None:
     for split in ("train", "test"):
         for i, path in enumerate(getattr(task.data, split)):
-            file = task.resolve(path)
+            try:
+                file = task.resolve(path)
+            except ValueError as exc:
+                problems.append((("data", split, i), str(exc)))
+                continue
             if not file.exists():
                 problems.append((("data", split, i), f"file not found: {file}"))
             elif file.is_dir():
                 problems.append((("data", split, i), f"expected a file, found a folder: {file}"))
     kb = task.data.knowledge_base
-    if kb is not None and not task.resolve(kb).exists():
-        problems.append((("data", "knowledge_base"), f"not found: {task.resolve(kb)}"))
+    if kb is None:
+        return
+    try:
+        folder = task.resolve(kb)
+    except ValueError as exc:
+        problems.append((("data", "knowledge_base"), str(exc)))
+        return
+    if not folder.exists():
+        problems.append((("data", "knowledge_base"), f"not found: {folder}"))
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(text: str) -> str:
+    """``text`` with each ``${NAME}`` or ``${NAME:-default}`` replaced from the environment
+    (the default also stands in for an empty value, as in the shell)."""
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found:
+            return found
+        if default is not None:
+            return default
+        raise ValueError(
+            f"environment variable {name} is not set (write ${{{name}:-DEFAULT}} for a fallback)"
+        )
+
+    return _ENV_REFERENCE.sub(value, text)
 
 
 # --- loading and error reporting ---------------------------------------------------------------

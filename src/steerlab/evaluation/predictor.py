@@ -235,6 +235,13 @@ def _predict(
 ) -> list[Prediction]:
     if constraint == "label_scoring":
         return _predict_by_scoring(task, candidate, model, batch, prompts)
+    if constraint == "label_decode":
+        prefix = getattr(model, "label_prefix", "")
+        params = _params(candidate, choices=tuple(prefix + label for label in task.label_names))
+        generations = model.generate(prompts, params)
+        return [
+            _from_label_text(task, candidate, ex, g.text, g) for ex, g in zip(batch, generations, strict=True)
+        ]
     if constraint == "json_schema":
         params = _params(candidate, json_schema=task.json_schema)
         generations = model.generate(prompts, params)

@@ -60,8 +60,14 @@ class GenerationParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     json_schema: str | Mapping[str, Any] | None = None
+    choices: tuple[str, ...] = ()
+    """When given, the output is exactly one of these strings, then the end of the turn: local
+    models decode down a token trie of them (``steerlab.models.label_trie``)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if self.choices and self.json_schema is not None:
+            raise ValueError("choices and json_schema are two different output constraints; give one")
         if self.json_schema is not None:
             object.__setattr__(self, "json_schema", canonical_schema(self.json_schema))
         if self.max_new_tokens < 1:

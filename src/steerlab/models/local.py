@@ -36,6 +36,7 @@ from steerlab.models.base import (
 from steerlab.models.device import Placement, choose_placement
 from steerlab.models.hf_quiet import quiet_transformers
 from steerlab.models.label_search import score_batch_pruned
+from steerlab.models.label_trie import LabelTrie, TrieConstraint
 
 __all__ = ["ChosenTokenLogprobs", "TransformersModel"]
 
@@ -202,18 +203,32 @@ class TransformersModel(Model):
     def generate(self, prompts: Sequence[Prompt], params: GenerationParams | None = None) -> list[Generation]:
         params = params or GenerationParams()
         encoded = [self.encode(p) for p in prompts]
+        tries = (
+            [self._label_trie(self.render(p)[0], params.choices) for p in prompts] if params.choices else None
+        )
         # Sort by length so each batch pads little; results are put back in input order.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: list[Generation | None] = [None] * len(encoded)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            for index, generation in zip(
-                batch, self._generate_batch([encoded[i] for i in batch], params), strict=True
-            ):
+            generated = self._generate_batch(
+                [encoded[i] for i in batch], params, [tries[i] for i in batch] if tries else None
+            )
+            for index, generation in zip(batch, generated, strict=True):
                 results[index] = generation
         return [r for r in results if r is not None]
 
-    def _generate_batch(self, batch: list[list[int]], params: GenerationParams) -> list[Generation]:
+    def _label_trie(self, prompt_text: str, choices: tuple[str, ...]) -> LabelTrie:
+        """The trie of ``choices`` tokenised as they follow this prompt (as label scoring does)."""
+        return self._tail_trie(prompt_text[-CONTINUATION_TAIL_CHARS:], choices)
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - prompts with a chat template all end alike
+    def _tail_trie(self, tail: str, choices: tuple[str, ...]) -> LabelTrie:
+        return LabelTrie([self._tail_continuation(tail, c) for c in choices], self._eos_ids)
+
+    def _generate_batch(
+        self, batch: list[list[int]], params: GenerationParams, tries: list[LabelTrie] | None = None
+    ) -> list[Generation]:
         pad = self.tokenizer.pad_token_id
         width = max(len(ids) for ids in batch)
         # Left padding: every row's last prompt token sits at the same position, where decoding starts.
@@ -237,6 +252,9 @@ class TransformersModel(Model):
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
         constraint = None
         processors = LogitsProcessorList()
+        if tries:
+            processors.append(TrieConstraint(tries, width))
+            kwargs["max_new_tokens"] = min(params.max_new_tokens, max(t.depth for t in tries) + 1)
         if params.json_schema is not None:
             from steerlab.models.constrained import compile_json_schema
 

@@ -193,6 +193,11 @@ class OpenAICompatModel(Model):
     # -- one request per prompt --------------------------------------------------------------
 
     def _generate_one(self, prompt: Prompt, params: GenerationParams) -> Generation:
+        if params.choices:
+            raise UnsupportedError(
+                f"{self.base_url} cannot decode under a label trie for model {self.model!r}",
+                hint="use constraint: label_scoring (vLLM, `steerlab serve`) or free_text for this model",
+            )
         normalised = normalise_prompt(prompt)
         messages = [{"role": "user", "content": normalised}] if isinstance(normalised, str) else normalised
         payload: dict[str, Any] = {
