@@ -133,6 +133,9 @@ def test_banking77_card_counts_match_the_files(tmp_path: Path) -> None:
     rows = {Path(s["path"]).name: s["rows"] for s in card["sources"]}
     assert rows == {"train.csv": 10_003, "test.csv": 3_080}
     assert card["labels"]["count"] == 77 and card["labels"]["present"] == 77
+    # The example's own label file (names with descriptions) names exactly the data's intents.
+    categories = json.loads((BANKING77 / "categories.json").read_text())
+    assert list(json.loads((EXAMPLE / "labels.json").read_text())) == categories
     assert card["splits"]["test"] == 3_080  # the published test split is kept whole
     assert card["splits"]["train"] + card["splits"]["dev"] <= 10_003
     print(

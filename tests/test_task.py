@@ -639,3 +639,23 @@ def test_every_field_has_a_description() -> None:
 def test_public_api_is_declared() -> None:
     for name in task_module.__all__:
         assert hasattr(task_module, name), name
+
+
+def test_banking77_example_reads_its_data_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped example keeps the data out of the repository: $BANKING77_DATA says where it is."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "banking77"
+    descriptions = json.loads((example / "labels.json").read_text(encoding="utf-8"))
+    assert len(descriptions) == 77 and all(len(text.split()) >= 8 for text in descriptions.values())
+    names = list(descriptions)
+    for split in ("train", "test"):
+        rows = "".join(f"message {i} for {name},{name}\n" for i, name in enumerate(names))
+        (tmp_path / f"{split}.csv").write_text("text,category\n" + rows)
+    monkeypatch.setenv("BANKING77_DATA", str(tmp_path))
+    task = load_task(example)
+    assert task.data_paths == {"train": [tmp_path / "train.csv"], "test": [tmp_path / "test.csv"]}
+    assert task.label_names == names and task.label_descriptions == descriptions
+    monkeypatch.setenv("BANKING77_DATA", str(tmp_path / "missing"))
+    with pytest.raises(DataError, match=r"file not found: .*missing/train\.csv"):
+        load_task(example)
