@@ -72,7 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="datasets, adapters and the prediction cache (default: examples/banking77/.steerlab)",
     )
     parser.add_argument(
-        "--shots", type=int, default=8, help="nearest retrieved examples in the few-shot prompt"
+        "--shots",
+        type=int,
+        default=8,
+        help="nearest retrieved examples in the few-shot prompt (0: no few-shot row)",
     )
     parser.add_argument(
         "--tune-model",
@@ -136,14 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         path_rows.extend(rows)
         tuned[index] = (candidate.model_copy(update={"constraint": choice}), record)
 
-    prompts = [
-        Candidate(name="zero-shot (label descriptions)", model=INSTRUCT),
-        Candidate(
-            name=f"few-shot nearest-{args.shots}",
-            model=INSTRUCT,
-            few_shot=FewShot(strategy="nearest", k=args.shots),
-        ),
-    ]
+    prompts = [Candidate(name="zero-shot (label descriptions)", model=INSTRUCT)]
+    if args.shots:
+        prompts.append(
+            Candidate(
+                name=f"few-shot nearest-{args.shots}",
+                model=INSTRUCT,
+                few_shot=FewShot(strategy="nearest", k=args.shots),
+            )
+        )
     # The tuned rows first: they are the quickest and the target rests on them.
     results = run_evaluation(task, workspace, [*(c for c, _ in tuned), *prompts], args)
     table = render_table(task, results, {c.name: r for c, r in tuned}, path_rows, args)
