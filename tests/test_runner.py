@@ -165,8 +165,10 @@ def test_a_run_killed_with_sigkill_resumes_without_recomputing(
         task, zero, dataset.test, pool=dataset.train, workspace=tmp_path / "fresh", model_loader=loader
     )
     assert [p.output for p in resumed[0].predictions] == [p.output for p in fresh[0].predictions]
+    # The killed run scored in batches of 2, the fresh one in batches of 8: fp32 sums over
+    # differently padded batches round differently (seen: 1.2e-6 on one example of 36).
     assert [p.confidence for p in resumed[0].predictions] == pytest.approx(
-        [p.confidence for p in fresh[0].predictions]
+        [p.confidence for p in fresh[0].predictions], rel=1e-5
     )
 
 
