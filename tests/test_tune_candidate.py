@@ -12,6 +12,7 @@ from steerlab.candidate import Candidate
 from steerlab.cli import app
 from steerlab.data.check import check_data
 from steerlab.data.dataset import load_dataset
+from steerlab.errors import ConfigError
 from steerlab.evaluation.runner import run_candidates
 from steerlab.models.local import TransformersModel
 from steerlab.task import load_task
@@ -128,3 +129,68 @@ def test_a_tuned_candidate_can_use_the_compact_template(
     assert "billing" not in json.dumps(short) and "billing" in json.dumps(long)
     record = tune(task, candidate=compact, workspace=tmp_path / "ws", overrides={"max_steps": 1})
     assert record.lineage["template"]["name"] == "classify-compact"
+
+
+def test_continued_training_starts_from_the_parent_adapter(
+    task_dir: Path, tiny_chat_dir: Path, tmp_path: Path
+) -> None:
+    """A warm restart: the child starts at the parent's weights (not the seed's, where LoRA B is
+    zero), keeps its rank, names it in the lineage and counts its training time."""
+    from safetensors.torch import load_file
+
+    task = load_task(task_dir)
+    workspace = tmp_path / "ws"
+    model = str(tiny_chat_dir)
+    parent = tune(
+        task, model_name=model, workspace=workspace, overrides={"max_steps": 3, "rank": 4, "alpha": 8}
+    )
+    # A vanishing learning rate: what the child holds is what it started from.
+    child = tune(
+        task,
+        model_name=model,
+        workspace=workspace,
+        overrides={"max_steps": 1, "learning_rate": 1e-12},
+        init_adapter=parent.id,
+    )
+    assert child.id != parent.id
+    assert child.lineage["init_adapter"] == parent.id and child.config.rank == 4
+    assert child.total_wall_s == pytest.approx(child.lineage["wall_s"] + parent.lineage["wall_s"], abs=1e-2)
+    before, after = (
+        load_file(parent.path / "adapter_model.safetensors"),
+        load_file(child.path / "adapter_model.safetensors"),
+    )
+    assert before.keys() == after.keys()
+    lora_b = [k for k in before if "lora_B" in k]
+    assert lora_b and any(before[k].abs().max() > 0 for k in lora_b)
+    for key in before:
+        assert after[key].float().allclose(before[key].float(), atol=1e-6), key
+    # The same continuation again is found, not retrained.
+    again = tune(
+        task,
+        model_name=model,
+        workspace=workspace,
+        overrides={"max_steps": 1, "learning_rate": 1e-12},
+        init_adapter=parent.id,
+    )
+    assert again.id == child.id
+    with pytest.raises(ConfigError, match="does not fit"):
+        tune(
+            task,
+            model_name=model,
+            workspace=workspace,
+            overrides={"max_steps": 1, "rank": 8},
+            init_adapter=parent.id,
+        )
+
+
+def test_continued_training_refuses_another_base_model(
+    task_dir: Path, tiny_chat_dir: Path, tiny_base_dir: Path, tmp_path: Path
+) -> None:
+    task = load_task(task_dir)
+    workspace = tmp_path / "ws"
+    parent = tune(task, model_name=str(tiny_chat_dir), workspace=workspace, overrides={"max_steps": 1})
+    args = ["tune", str(task_dir), "--model", str(tiny_base_dir), "--init-adapter", parent.id]
+    result = CliRunner().invoke(app, [*args, "--max-steps", "1", "--workspace", str(workspace)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConfigError)
+    assert "was trained on" in str(result.exception) and parent.id in str(result.exception)

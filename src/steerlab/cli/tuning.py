@@ -49,6 +49,13 @@ def tune_command(
     allow_unredacted_pii: Annotated[
         bool, typer.Option(help="Train even though the dataset holds PII that was not redacted.")
     ] = False,
+    init_adapter: Annotated[
+        str | None,
+        typer.Option(
+            help="Continue training from this registered adapter (its rank and modules), with a "
+            "fresh learning-rate schedule: more epochs for a run still improving, or a newer dataset."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fine-tune a LoRA adapter on the task's train split and register it as a candidate.
@@ -57,6 +64,8 @@ def tune_command(
     killed run resumes from its last checkpoint when the same command is run again. Use the
     adapter in a candidates file as [bold]adapter: ID[/bold].
     Example: [bold]steerlab tune examples/banking77 --model gemma-3-270m --max-steps 200[/bold]
+    One more epoch on top of it: [bold]steerlab tune examples/banking77 --model gemma-3-270m
+    --init-adapter lora-… --epochs 1[/bold]
 
     Data-parallel on several processes, unchanged: [bold]accelerate launch --multi_gpu
     --num_processes 2 -m steerlab.cli tune TASK_DIR[/bold] (gloo on CPUs, NCCL on GPUs); each
@@ -123,6 +132,7 @@ def tune_command(
             overrides=overrides,
             progress=progress,
             allow_unredacted_pii=allow_unredacted_pii,
+            init_adapter=init_adapter,
         )
     if not main:
         return

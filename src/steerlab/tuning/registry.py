@@ -35,7 +35,15 @@ if TYPE_CHECKING:
     from steerlab.tuning.config import TrainConfig
     from steerlab.tuning.trainer import TrainResult
 
-__all__ = ["AdapterRecord", "list_adapters", "load_adapter", "merge_adapter", "model_hash", "register"]
+__all__ = [
+    "AdapterRecord",
+    "base_model_hash",
+    "list_adapters",
+    "load_adapter",
+    "merge_adapter",
+    "model_hash",
+    "register",
+]
 
 ADAPTERS = "adapters"
 LINEAGE = "lineage.json"
@@ -82,6 +90,11 @@ class AdapterRecord:
         return self.lineage["dev_metrics"]
 
     @property
+    def total_wall_s(self) -> float:
+        """Training time of this adapter and every adapter it continued from."""
+        return float(self.lineage.get("total_wall_s", self.lineage["wall_s"]))
+
+    @property
     def created(self) -> str:
         return self.lineage["created"]
 
@@ -122,6 +135,11 @@ def model_hash(model_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
+def base_model_hash(model: TransformersModel) -> str:
+    """:func:`model_hash` of a loaded model's local directory: the base an adapter must match."""
+    return model_hash(_model_dir(model.source))
+
+
 def _model_dir(source: str) -> Path:
     """The local directory of a model source: itself, or the Hugging Face cache's snapshot of a hub id."""
     path = Path(source).expanduser()
@@ -151,9 +169,12 @@ def register(
     dataset_version: str,
     template: PromptTemplate,
     train_limit: int | None = None,
+    parent: AdapterRecord | None = None,
 ) -> AdapterRecord:
     """Publish the adapter a training run produced, with its lineage, and return its record.
 
+    ``parent``: the adapter this run continued from; its id is part of the recipe, and the
+    lineage's ``total_wall_s`` adds its training time, which is what the adapter cost.
     Registering a recipe already present returns the existing entry unchanged.
     """
     import peft
@@ -177,6 +198,8 @@ def register(
         recipe["world_size"] = result.world_size
     if train_limit is not None:  # a subset of the train split, for a learning curve
         recipe["train_limit"] = train_limit
+    if parent is not None:  # continued training: the starting weights are part of the recipe
+        recipe["init_adapter"] = parent.id
     adapter_id = "lora-" + hashlib.sha256(canonical_json(recipe).encode()).hexdigest()[:12]
     lineage = {
         "format": LINEAGE_FORMAT,
@@ -209,6 +232,8 @@ def register(
         },
         "dev_metrics": {"metric": result.dev_metric, "loss": result.dev_loss},
         "wall_s": round(result.wall_s, 3),
+        "init_adapter": parent.id if parent is not None else None,
+        "total_wall_s": round(result.wall_s + (parent.total_wall_s if parent is not None else 0.0), 3),
         "adapter_sha256": _sha256_file(weights).hexdigest(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {

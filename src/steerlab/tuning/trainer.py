@@ -36,6 +36,7 @@ import torch
 
 from steerlab.atomic import atomic_write_text, publish_directory, staging_directory
 from steerlab.errors import ConfigError, DataError, UnsupportedError
+from steerlab.hashing import file_sha256
 from steerlab.models.device import choose_placement
 from steerlab.tuning.batches import Batch, collate, epoch_batches
 from steerlab.tuning.checkpoint import (
@@ -220,6 +221,7 @@ def train(
     dev_set: Sequence[TrainingSequence] = (),
     metric: MetricFn | None = None,
     progress: ProgressFn | None = None,
+    init_adapter: Path | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on ``train_set``; resume if ``run_dir`` holds a checkpoint.
 
@@ -232,6 +234,11 @@ def train(
     (:mod:`steerlab.tuning.distributed`), so N processes with ``grad_accum=1`` take the same steps
     as one process with ``grad_accum=N``. Only the main process writes to ``run_dir``, calls
     ``progress`` and ``metric``; every process returns the same result.
+
+    ``init_adapter`` (a PEFT ``adapter_model.safetensors`` of the same rank and modules) starts the
+    LoRA weights from an earlier adapter instead of the seed: continued training, with a fresh
+    optimizer and a new warm-up and decay of the learning rate (a warm restart). A checkpoint in
+    ``run_dir`` still wins, so a killed continuation resumes where it stopped.
     """
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
@@ -249,7 +256,11 @@ def train(
     world = current_world()
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    problem = _check_run_spec(run_dir, config, model, train_seqs, dev_seqs, world) if world.is_main else None
+    problem = (
+        _check_run_spec(run_dir, config, model, train_seqs, dev_seqs, world, init_adapter)
+        if world.is_main
+        else None
+    )
     problem = broadcast(problem)  # every process stops, not only the one that found it
     if problem is not None:
         raise ConfigError(problem, hint="use a new run folder, or the same settings and data to resume")
@@ -286,6 +297,8 @@ def train(
         log.info("Resuming %s from step %d of %d", run_dir, resumed_from, total)
     else:
         _seed_everything(config.seed + world.rank)  # dropout masks differ between processes
+        if init_adapter is not None:
+            _load_init_adapter(peft_model, init_adapter)
 
     evaluating = bool(dev_seqs) or metric is not None
     dev_batches = _dev_batches(dev_seqs, config.batch_size, model.tokenizer.pad_token_id)
@@ -508,6 +521,25 @@ def _evaluate(
         restore_rng(rng)
 
 
+def _load_init_adapter(peft_model: Any, weights: Path) -> None:
+    """Start from an earlier adapter's weights; every LoRA tensor must be there, with its shape."""
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    loaded = load_file(weights)
+    expected = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(peft_model).items()}
+    found = {k: tuple(v.shape) for k, v in loaded.items()}
+    if expected != found:
+        differing = sorted(set(expected) ^ set(found)) or [
+            k for k in sorted(expected) if expected[k] != found[k]
+        ]
+        raise ConfigError(
+            f"tuning: the adapter at {weights} does not fit this model's LoRA layers ({differing[0]})",
+            hint="continue training with the rank and target modules the adapter was trained with",
+        )
+    set_peft_model_state_dict(peft_model, {k: v.float() for k, v in loaded.items()})
+
+
 def _fingerprint(sequences: list[TrainingSequence]) -> str:
     digest = hashlib.sha256()
     for sequence in sequences:
@@ -522,6 +554,7 @@ def _check_run_spec(
     train_seqs: list[TrainingSequence],
     dev_seqs: list[TrainingSequence],
     world: World,
+    init_adapter: Path | None = None,
 ) -> str | None:
     """Record what this run trains; a message when the folder was started with something else.
 
@@ -533,10 +566,11 @@ def _check_run_spec(
         "train": _fingerprint(train_seqs),
         "dev": _fingerprint(dev_seqs),
         "world_size": world.size,
+        "init_adapter": file_sha256(init_adapter) if init_adapter is not None else None,
     }
     path = run_dir / RUN_SPEC
     if path.is_file():
-        before = {"world_size": 1, **json.loads(path.read_text())}
+        before = {"world_size": 1, "init_adapter": None, **json.loads(path.read_text())}
         changed = sorted(k for k in spec if before.get(k) != spec[k])
         if changed:
             return f"run folder {run_dir} was started with a different {', '.join(changed)}"

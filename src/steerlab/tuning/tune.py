@@ -39,6 +39,7 @@ def tune(
     allow_unredacted_pii: bool = False,
     train_limit: int | None = None,
     token_budget: int | None = None,
+    init_adapter: str | None = None,
 ) -> Any:
     """Train a LoRA adapter for ``task`` on its train split and register it; returns the record.
 
@@ -51,6 +52,11 @@ def tune(
 
     ``train_limit`` trains on a fixed subset of that many training examples (stratified by label
     for classification), for learning curves; the dev split stays whole.
+
+    ``init_adapter`` (a registered adapter id) continues training from that adapter: its rank,
+    alpha and modules are kept, the optimizer and the learning-rate schedule start afresh (a warm
+    restart). It serves both more epochs on a run that was still improving and a refresh on a
+    newer dataset version; the new adapter's lineage names its parent.
     """
     from steerlab.data.check import current_dataset, workspace_for
     from steerlab.models.catalog import load_model
@@ -58,7 +64,7 @@ def tune(
     from steerlab.tuning.config import TrainConfig
     from steerlab.tuning.distributed import barrier, broadcast, current_world, main_first
     from steerlab.tuning.examples import encode_splits
-    from steerlab.tuning.registry import load_adapter, register
+    from steerlab.tuning.registry import WEIGHTS, base_model_hash, load_adapter, register
     from steerlab.tuning.trainer import train
 
     candidate = candidate or Candidate(name="tuned", **({"model": model_name} if model_name else {}))
@@ -85,7 +91,18 @@ def tune(
             dataset, train=training_subset(dataset.train, train_limit, classify=task.kind == "classify")
         )
     template = candidate.load_template(task)
-    config = TrainConfig.for_task(task.kind, len(dataset.train), **(overrides or {}))
+    parent = None
+    inherited: dict[str, Any] = {}
+    if init_adapter is not None:
+        parent = load_adapter(root, init_adapter)
+        if parent.base_model_sha256 != base_model_hash(model):
+            raise ConfigError(
+                f"adapter {parent.id} was trained on {parent.base_model}, not on {candidate.model}",
+                hint=f"continue it with --model {parent.base_model}",
+            )
+        inherited = {k: getattr(parent.config, k) for k in ("rank", "alpha", "dropout")}
+        inherited["target_modules"] = tuple(parent.lineage["target_modules"])
+    config = TrainConfig.for_task(task.kind, len(dataset.train), **{**inherited, **(overrides or {})})
     train_set, dev_set = encode_splits(
         model,
         task,
@@ -107,6 +124,8 @@ def tune(
         recipe["world_size"] = world.size
     if limited:
         recipe["train_limit"] = train_limit
+    if parent is not None:
+        recipe["init_adapter"] = parent.id
     key = hashlib.sha256(
         json.dumps(
             recipe,
@@ -123,6 +142,7 @@ def tune(
         dev_set=dev_set,
         metric=metric,
         progress=progress,
+        init_adapter=parent.path / WEIGHTS if parent is not None else None,
     )
     record = None
     if world.is_main:
@@ -134,6 +154,7 @@ def tune(
             dataset_version=dataset.version,
             template=template,
             train_limit=train_limit if limited else None,
+            parent=parent,
         )
     adapter_id = broadcast(record.id if record is not None else None)
     barrier()
