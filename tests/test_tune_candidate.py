@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -144,14 +145,12 @@ def test_continued_training_starts_from_the_parent_adapter(
     parent = tune(
         task, model_name=model, workspace=workspace, overrides={"max_steps": 3, "rank": 4, "alpha": 8}
     )
+
+    def continue_from_parent(**overrides: object) -> Any:
+        return tune(task, model_name=model, workspace=workspace, overrides=overrides, init_adapter=parent.id)
+
     # A vanishing learning rate: what the child holds is what it started from.
-    child = tune(
-        task,
-        model_name=model,
-        workspace=workspace,
-        overrides={"max_steps": 1, "learning_rate": 1e-12},
-        init_adapter=parent.id,
-    )
+    child = continue_from_parent(max_steps=1, learning_rate=1e-12)
     assert child.id != parent.id
     assert child.lineage["init_adapter"] == parent.id and child.config.rank == 4
     assert child.total_wall_s == pytest.approx(child.lineage["wall_s"] + parent.lineage["wall_s"], abs=1e-2)
@@ -165,22 +164,9 @@ def test_continued_training_starts_from_the_parent_adapter(
     for key in before:
         assert after[key].float().allclose(before[key].float(), atol=1e-6), key
     # The same continuation again is found, not retrained.
-    again = tune(
-        task,
-        model_name=model,
-        workspace=workspace,
-        overrides={"max_steps": 1, "learning_rate": 1e-12},
-        init_adapter=parent.id,
-    )
-    assert again.id == child.id
+    assert continue_from_parent(max_steps=1, learning_rate=1e-12).id == child.id
     with pytest.raises(ConfigError, match="does not fit"):
-        tune(
-            task,
-            model_name=model,
-            workspace=workspace,
-            overrides={"max_steps": 1, "rank": 8},
-            init_adapter=parent.id,
-        )
+        continue_from_parent(max_steps=1, rank=8)
 
 
 def test_continued_training_refuses_another_base_model(
