@@ -53,7 +53,7 @@ CONFIG = TrainConfig(
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys, time
+    import json, os, sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
     from test_tuning_distributed import CONFIG, run_training
@@ -67,7 +67,9 @@ SCRIPT = textwrap.dedent(
             time.sleep(120)
 
     _, result = run_training(task_dir, workspace, model_dir, run_dir, CONFIG, progress=park_after_step_5)
-    print("RESULT", json.dumps({"steps": result.steps, "world_size": result.world_size}), flush=True)
+    # One file a process: two processes printing to one pipe can interleave their lines.
+    report = {"steps": result.steps, "world_size": result.world_size}
+    (run_dir / f"report-{os.environ.get('RANK', '0')}.json").write_text(json.dumps(report))
     """
 )
 
@@ -155,10 +157,8 @@ def test_two_processes_take_the_same_steps_as_one_accumulating_two_batches(
     os.killpg(killed.pid, signal.SIGKILL)  # the launcher and both training processes
     killed.wait(timeout=30)
     assert [p.name for p in run_dir.glob("checkpoint-*")] == ["checkpoint-00000004"]
-    out = launch(args, cwd=tmp_path)
-    reports = [
-        json.loads(line.split(" ", 1)[1]) for line in out.stdout.splitlines() if line.startswith("RESULT")
-    ]
+    launch(args, cwd=tmp_path)
+    reports = [json.loads(p.read_text()) for p in sorted(run_dir.glob("report-*.json"))]
     assert reports == [{"steps": 10, "world_size": 2}] * 2  # both processes, 5 steps an epoch
     together = TrainResult.from_dict(json.loads((run_dir / "result.json").read_text()))
     assert together.resumed_from == 4
