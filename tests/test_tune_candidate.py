@@ -114,6 +114,29 @@ def test_tune_command_trains_and_prints_the_candidate_recipe(
     assert adapter.lineage["training"]["steps"] == 2
 
 
+@pytest.mark.parametrize(("precision", "trained_in"), [(None, "bfloat16"), ("float32", "float32")])
+def test_tune_precision_float32_trains_in_float32_where_the_device_defaults_to_bf16(
+    task_dir: Path,
+    tiny_chat_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    precision: str | None,
+    trained_in: str,
+) -> None:
+    """Where bf16 is native (a GPU, or a CPU with AMX) models load in bf16; ``--precision float32``
+    loads the weights in float32 so the recipe is the one a plain CPU trains."""
+    import steerlab.models.device
+
+    monkeypatch.setattr(steerlab.models.device, "cpu_supports_bf16", lambda: True)
+    args = ["tune", str(task_dir), "--model", str(tiny_chat_dir), "--max-steps", "1", "--batch-size", "4"]
+    if precision is not None:
+        args += ["--precision", precision]
+    result = CliRunner().invoke(app, [*args, "--workspace", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    (adapter,) = list_adapters(tmp_path / "ws")
+    assert adapter.lineage["precision"] == trained_in
+
+
 def test_a_tuned_candidate_can_use_the_compact_template(
     task_dir: Path, tiny_chat_dir: Path, tmp_path: Path
 ) -> None:

@@ -31,6 +31,13 @@ def tune_command(
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     dropout: Annotated[float | None, typer.Option(help="LoRA dropout (default 0: see TrainConfig).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step.")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="auto (bf16 where the device runs it natively, else float32), bfloat16 or float32 "
+            "(float32 weights and arithmetic on any device: the same recipe on a GPU as on a CPU)."
+        ),
+    ] = None,
     max_length: Annotated[
         int | None, typer.Option(help="Longest training sequence in tokens; longer examples are left out.")
     ] = None,
@@ -100,6 +107,7 @@ def tune_command(
             "dropout": dropout,
             "batch_size": batch_size,
             "max_length": max_length,
+            "precision": precision,
         }.items()
         if value is not None
     }

@@ -79,7 +79,10 @@ def tune(
     root = workspace_for(task, workspace)
     with main_first(world):  # one process builds the dataset version and the model cache
         dataset = current_dataset(task, root)
-        model = load_model(candidate.model)
+        # precision float32 asks for float32 weights (the placement's default is bf16 on a GPU):
+        # the same arithmetic on any machine, so a recipe trained on a GPU is the one a CPU trains.
+        dtype = "float32" if (overrides or {}).get("precision") == "float32" else "auto"
+        model = load_model(candidate.model, dtype=dtype)
     if not isinstance(model, TransformersModel):
         raise UnsupportedError(
             f"{candidate.model!r} is not a local model; LoRA tuning needs its weights",
