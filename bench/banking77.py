@@ -176,15 +176,17 @@ def main(argv: list[str] | None = None) -> int:
         path_rows.extend(rows)
         tuned[index] = (candidate.model_copy(update={"constraint": choice}), record)
 
-    prompts = [] if args.skip_prompts else [Candidate(name="zero-shot (label descriptions)", model=INSTRUCT)]
-    if args.shots and not args.skip_prompts:
-        prompts.append(
-            Candidate(
-                name=f"few-shot nearest-{args.shots}",
-                model=INSTRUCT,
-                few_shot=FewShot(strategy="nearest", k=args.shots),
+    prompts = []
+    if not args.skip_prompts:
+        prompts.append(Candidate(name="zero-shot (label descriptions)", model=INSTRUCT))
+        if args.shots:
+            prompts.append(
+                Candidate(
+                    name=f"few-shot nearest-{args.shots}",
+                    model=INSTRUCT,
+                    few_shot=FewShot(strategy="nearest", k=args.shots),
+                )
             )
-        )
     # The tuned rows first: they are the quickest and the target rests on them.
     results = run_evaluation(task, workspace, [*(c for c, _ in tuned), *prompts], args)
     table = render_table(task, results, {c.name: r for c, r in tuned}, path_rows, args)
