@@ -224,12 +224,13 @@ def tune_model(task: Any, workspace: Path, model: str, args: argparse.Namespace)
 
 
 def _tune_stage(task: Any, workspace: Path, model: str, overrides: dict[str, Any], parent: str | None) -> Any:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from steerlab.candidate import Candidate
+    from steerlab.cli.progress import LoggedProgress
     from steerlab.tuning.tune import tune
 
-    with Progress(
+    with LoggedProgress(
         TextColumn(f"LoRA {model}"),
         BarColumn(),
         TextColumn("{task.fields[steps]}"),
@@ -302,11 +303,12 @@ def choose_inference_path(
 
 
 def run_evaluation(task: Any, workspace: Path, candidates: list[Any], args: argparse.Namespace) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
+    from steerlab.cli.progress import LoggedProgress
     from steerlab.evaluation.evaluate import evaluate
 
-    with Progress(
+    with LoggedProgress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
     ) as bar:
         handles: dict[str, Any] = {}

@@ -14,7 +14,6 @@ from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    Progress,
     ProgressColumn,
     SpinnerColumn,
     Task,
@@ -27,6 +26,7 @@ from rich.progress import (
 from rich.text import Text
 
 from steerlab import __version__
+from steerlab.cli.progress import LoggedProgress
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -139,7 +139,7 @@ def progress_display() -> Iterator[Callable[[str, int, int | None], None]]:
         "save": "Writing the cached model",
         "embed": "Embedding chunks",
     }
-    with Progress(
+    with LoggedProgress(
         SpinnerColumn(),
         TextColumn("{task.description:<32}"),
         BarColumn(),

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from steerlab.cli.app import JsonOption, app, console, data_app, err_console
+from steerlab.cli.progress import LoggedProgress
 
 __all__ = ["data_check", "init"]
 
@@ -61,7 +62,7 @@ def data_check(
         "clean": "Cleaning",
         "leakage": "Checking leakage",
     }
-    with Progress(
+    with LoggedProgress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
     ) as bar:
         tasks: dict[str, TaskID] = {}

@@ -10,7 +10,6 @@ import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     SpinnerColumn,
     TaskID,
     TextColumn,
@@ -20,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from steerlab.cli.app import JsonOption, app, console, err_console
+from steerlab.cli.progress import LoggedProgress
 
 __all__ = ["eval_command"]
 
@@ -69,7 +69,7 @@ def eval_command(
         chosen = load_candidates(candidates)
     else:
         chosen = default_candidates(task, model) if model else default_candidates(task)
-    with Progress(
+    with LoggedProgress(
         SpinnerColumn(),
         TextColumn("{task.description:<24}"),
         BarColumn(),

@@ -11,7 +11,6 @@ import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     SpinnerColumn,
     TaskID,
     TextColumn,
@@ -20,6 +19,7 @@ from rich.progress import (
 )
 
 from steerlab.cli.app import DEFAULT_MODEL, JsonOption, app, console, err_console
+from steerlab.cli.progress import LoggedProgress
 from steerlab.pipeline import DEFAULT_TUNE_TOKENS
 
 __all__ = ["run_command"]
@@ -88,7 +88,7 @@ def run_command(
         candidates=tuple(load_candidates(candidates)) if candidates else None,
     )
     started = time.perf_counter()
-    with Progress(
+    with LoggedProgress(
         SpinnerColumn(),
         TextColumn("{task.description:<28}"),
         BarColumn(),

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from steerlab.cli.app import JsonOption, app, console, err_console
+from steerlab.cli.progress import LoggedProgress
 
 __all__ = ["tune_command"]
 
@@ -114,7 +115,7 @@ def tune_command(
     if rank is not None:
         overrides["alpha"] = 2 * rank
     main = current_world().is_main  # under `accelerate launch`, one process reports
-    with Progress(
+    with LoggedProgress(
         TextColumn("training"),
         BarColumn(),
         TextColumn("{task.fields[steps]} steps"),
