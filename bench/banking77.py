@@ -406,8 +406,8 @@ def render_table(
         accuracy, cost = top.metrics["accuracy"].value, top.ops["cost_per_1k_usd"] or 0.0
         lines += [
             "",
-            f"Target (issue 9): tuned accuracy >= 93.0% -> {top.name} {accuracy:.1%} "
-            f"({'met' if accuracy >= 0.93 else f'short by {(0.93 - accuracy) * 100:.1f} points'}); "
+            f"Target (issue 9): tuned accuracy >= 93.0% -> {top.name} {accuracy:.2%} "
+            f"({'met' if accuracy >= 0.93 else f'short by {(0.93 - accuracy) * 100:.2f} points'}); "
             f"cost under ${GPT4_USD_PER_1K / 1000:.2f} per 1k (1/1000 of GPT-4's) -> ${cost:.4f} "
             f"({'met' if cost < GPT4_USD_PER_1K / 1000 else 'not met'}, "
             f"{GPT4_USD_PER_1K / max(cost, 1e-9):,.0f}x cheaper).",
