@@ -74,8 +74,9 @@ class LoggedProgress(Progress):
         task = self._tasks[task_id]
         now = time.monotonic()
         finished_now = task.finished and task_id not in self._finished
-        if not finished_now and now - self._logged.get(task_id, 0.0) < self.every_s:
-            return
+        last = self._logged.get(task_id)
+        if not finished_now and last is not None and now - last < self.every_s:
+            return  # the first update always logs: monotonic time may start near zero at boot
         if task.finished:
             self._finished.add(task_id)
         self._logged[task_id] = now
