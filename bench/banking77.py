@@ -224,24 +224,30 @@ def tune_model(task: Any, workspace: Path, model: str, args: argparse.Namespace)
 
 
 def _tune_stage(task: Any, workspace: Path, model: str, overrides: dict[str, Any], parent: str | None) -> Any:
-    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from steerlab.candidate import Candidate
     from steerlab.cli.progress import LoggedProgress
     from steerlab.tuning.tune import tune
 
     with LoggedProgress(
-        TextColumn(f"LoRA {model}"),
+        TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.fields[steps]}"),
-        TextColumn("loss {task.fields[loss]:.4f}"),
+        MofNCompleteColumn(),
+        TextColumn("steps, loss {task.fields[loss]:.4f}"),
         TimeRemainingColumn(),
         TimeElapsedColumn(),
     ) as bar:
-        handle = bar.add_task("train", total=None, loss=float("nan"), steps="")
+        handle = bar.add_task(f"LoRA {model}", total=None, loss=float("nan"))
 
         def progress(step: int, total: int, loss: float, _rate: float, _eta: float) -> None:
-            bar.update(handle, completed=step, total=total, loss=loss, steps=f"{step}/{total} steps")
+            bar.update(handle, completed=step, total=total, loss=loss)
 
         record = tune(
             task,

@@ -112,6 +112,9 @@ def test_tune_command_trains_and_prints_the_candidate_recipe(
     assert "adapter lora-" in result.output and "adapter: lora-" in result.output
     (adapter,) = list_adapters(tmp_path / "ws")
     assert adapter.lineage["training"]["steps"] == 2
+    # Not a terminal: the progress is logged as plain lines, the step count once per line.
+    finished = next(line for line in result.output.splitlines() if line.startswith("train: 2/2 (100%)"))
+    assert "loss " in finished and "2/2" not in finished.removeprefix("train: 2/2")
 
 
 @pytest.mark.parametrize(("precision", "trained_in"), [(None, "bfloat16"), ("float32", "float32")])

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from steerlab.cli.app import JsonOption, app, console, err_console
 from steerlab.cli.progress import LoggedProgress
@@ -118,20 +118,18 @@ def tune_command(
     with LoggedProgress(
         TextColumn("training"),
         BarColumn(),
-        TextColumn("{task.fields[steps]} steps"),
-        TextColumn("loss {task.fields[loss]:.4f}"),
+        MofNCompleteColumn(),
+        TextColumn("steps, loss {task.fields[loss]:.4f}"),
         TextColumn("{task.fields[rate]:.0f} tok/s"),
         TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=err_console,
         disable=not main,
     ) as bar:
-        handle = bar.add_task("train", total=None, loss=float("nan"), rate=0.0, steps="-")
+        handle = bar.add_task("train", total=None, loss=float("nan"), rate=0.0)
 
         def progress(step: int, total: int, loss: float, tokens_per_s: float, eta_s: float) -> None:
-            bar.update(
-                handle, completed=step, total=total, loss=loss, rate=tokens_per_s, steps=f"{step}/{total}"
-            )
+            bar.update(handle, completed=step, total=total, loss=loss, rate=tokens_per_s)
 
         record = tune(
             task,
