@@ -250,10 +250,10 @@ def _tune_stage(task: Any, workspace: Path, model: str, overrides: dict[str, Any
         TimeRemainingColumn(),
         TimeElapsedColumn(),
     ) as bar:
-        handle = bar.add_task(f"LoRA {model}", total=None, loss=float("nan"))
+        handle = bar.add_task(f"LoRA {model}", total=None, loss=float("nan"), visible=False)
 
         def progress(step: int, total: int, loss: float, _rate: float, _eta: float) -> None:
-            bar.update(handle, completed=step, total=total, loss=loss)
+            bar.update(handle, completed=step, total=total, loss=loss, visible=True)
 
         record = tune(
             task,

@@ -41,6 +41,16 @@ def test_a_long_interval_logs_the_first_update_and_the_finish_only() -> None:
     assert [line.split(",")[0] for line in lines] == ["train: 1/4 (25%)", "train: 4/4 (100%)"]
 
 
+def test_a_file_gets_the_lines_only_not_the_bars_again_when_the_work_ends() -> None:
+    out = io.StringIO()
+    run_bar(Console(file=out, force_terminal=False, width=120), every_s=3600.0)
+    assert "━" not in out.getvalue()
+    assert out.getvalue().splitlines()[-1].startswith("train: 4/4 (100%)")
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=120)
+    run_bar(terminal, every_s=0.0)
+    assert "━" in terminal.file.getvalue()  # type: ignore[attr-defined]  # the live bar stays on screen
+
+
 def test_a_terminal_or_a_disabled_bar_gets_no_log_lines() -> None:
     for console, disable in (
         (Console(file=io.StringIO(), force_terminal=True, width=120), False),

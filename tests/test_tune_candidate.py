@@ -115,6 +115,11 @@ def test_tune_command_trains_and_prints_the_candidate_recipe(
     # Not a terminal: the progress is logged as plain lines, the step count once per line.
     finished = next(line for line in result.output.splitlines() if line.startswith("train: 2/2 (100%)"))
     assert "loss " in finished and "2/2" not in finished.removeprefix("train: 2/2")
+    # Run again: the adapter is found in the registry, and no empty training bar is left behind.
+    again = CliRunner().invoke(app, [*args, "--workspace", str(tmp_path / "ws")])
+    assert again.exit_code == 0, again.output
+    assert f"adapter: {adapter.id}" in again.output
+    assert "0/?" not in again.output and "nan" not in again.output and "━" not in again.output
 
 
 @pytest.mark.parametrize(("precision", "trained_in"), [(None, "bfloat16"), ("float32", "float32")])

@@ -4,7 +4,9 @@ rich draws a live bar only on a terminal. Writing to a file (CI logs, ``nohup``,
 prints the bar once, when the work ends, so an hour of training shows nothing until it is over
 and a stalled run looks like a running one. :class:`LoggedProgress` draws the same live bar on a
 terminal and elsewhere writes one plain line per task every ``STEERLAB_PROGRESS_EVERY`` seconds
-(30 by default), and one when a task finishes.
+(30 by default), and one when a task finishes. Off a terminal rich's own end-of-work render of
+every bar is dropped: the finish lines already say where each task ended, and a task that never
+reported (a tuning run found in the registry) leaves no empty ``0/?`` bar behind.
 """
 
 from __future__ import annotations
@@ -54,11 +56,19 @@ class LoggedProgress(Progress):
 
     def __init__(self, *columns: Any, every_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(*columns, **kwargs)
+        if not self.console.is_terminal:
+            self.live.transient = True  # rich would print every bar again when the work ends
         if every_s is None:
             every_s = float(os.environ.get("STEERLAB_PROGRESS_EVERY", DEFAULT_EVERY_S))
         self.every_s = every_s
         self._logged: dict[TaskID, float] = {}
         self._finished: set[TaskID] = set()
+
+    def stop(self) -> None:
+        if self.console.is_terminal:
+            super().stop()
+        else:
+            self.live.stop()  # without rich's blank line after the bars it no longer prints
 
     def update(self, task_id: TaskID, **kwargs: Any) -> None:  # type: ignore[override]
         super().update(task_id, **kwargs)

@@ -126,10 +126,10 @@ def tune_command(
         console=err_console,
         disable=not main,
     ) as bar:
-        handle = bar.add_task("train", total=None, loss=float("nan"), rate=0.0)
+        handle = bar.add_task("train", total=None, loss=float("nan"), rate=0.0, visible=False)
 
         def progress(step: int, total: int, loss: float, tokens_per_s: float, eta_s: float) -> None:
-            bar.update(handle, completed=step, total=total, loss=loss, rate=tokens_per_s)
+            bar.update(handle, completed=step, total=total, loss=loss, rate=tokens_per_s, visible=True)
 
         record = tune(
             task,
