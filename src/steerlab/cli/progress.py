@@ -56,8 +56,6 @@ class LoggedProgress(Progress):
 
     def __init__(self, *columns: Any, every_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(*columns, **kwargs)
-        if not self.console.is_terminal:
-            self.live.transient = True  # rich would print every bar again when the work ends
         if every_s is None:
             every_s = float(os.environ.get("STEERLAB_PROGRESS_EVERY", DEFAULT_EVERY_S))
         self.every_s = every_s
@@ -67,8 +65,10 @@ class LoggedProgress(Progress):
     def stop(self) -> None:
         if self.console.is_terminal:
             super().stop()
-        else:
-            self.live.stop()  # without rich's blank line after the bars it no longer prints
+            return
+        # Off a terminal rich would print every bar again, then a blank line: the lines say it all.
+        self.live.transient = True
+        self.live.stop()
 
     def update(self, task_id: TaskID, **kwargs: Any) -> None:  # type: ignore[override]
         super().update(task_id, **kwargs)
